@@ -1,0 +1,74 @@
+"""Recurrent LIF dynamics (explicit feedback of the layer's own spikes) for one time step."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .options import SpikeOptions
+from .spiking import delayed_reset_signal, fire, same_step_reset
+from .states import RLeakyState, RSynapticState
+
+
+def recurrent_input(s: Tensor, weight: Tensor | None, bias: Tensor | None, v_scale: Tensor | None) -> Tensor:
+    """Feedback current: s @ weight.T + bias (all-to-all) or v_scale * s (one-to-one)."""
+    if weight is not None:
+        return torch.nn.functional.linear(s, weight, bias)
+    assert v_scale is not None, "recurrent_input needs weight or v_scale"
+    return s * v_scale
+
+
+def rleaky_step(
+    x: Tensor,
+    state: RLeakyState,
+    beta: Tensor,
+    threshold: Tensor,
+    graded: Tensor | float,
+    opts: SpikeOptions,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    v_scale: Tensor | None = None,
+) -> tuple[Tensor, RLeakyState]:
+    """One step of a recurrent Leaky neuron (snnTorch ``snn.RLeaky``).
+
+        u[t] = beta v[t-1] + x[t] + rec(s[t-1])
+        v[t] = u[t] - R[t] thr  (subtract)  or  u[t] (1 - R[t])  (zero),  R[t] = H(v[t-1] - thr)
+        s[t] = graded H(v[t] - thr); same-step reset as in first_order_step.
+    rec is ``recurrent_input``; state.s is the previous output (with its gradient).
+    """
+    r = delayed_reset_signal(state.v, threshold, opts)
+    v = beta * state.v + x + recurrent_input(state.s, weight, bias, v_scale)
+    if r is not None:
+        v = v - r * threshold if opts.reset == "subtract" else v * (1 - r)
+    spikes = fire(v, threshold, opts)
+    v = same_step_reset(v, spikes, threshold, opts)
+    out = spikes * graded
+    return out, RLeakyState(out, v)
+
+
+def rsynaptic_step(
+    x: Tensor,
+    state: RSynapticState,
+    alpha: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    graded: Tensor | float,
+    opts: SpikeOptions,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    v_scale: Tensor | None = None,
+) -> tuple[Tensor, RSynapticState]:
+    """One step of a recurrent current-based neuron (snnTorch ``snn.RSynaptic``).
+
+        i[t] = alpha i[t-1] + x[t] + rec(s[t-1])
+        v[t] = beta v[t-1] + i[t], then the reset rules of synaptic_step.
+    """
+    r = delayed_reset_signal(state.v, threshold, opts)
+    i = alpha * state.i + x + recurrent_input(state.s, weight, bias, v_scale)
+    v = beta * state.v + i
+    if r is not None:
+        v = v - r * threshold if opts.reset == "subtract" else v * (1 - r)
+    spikes = fire(v, threshold, opts)
+    v = same_step_reset(v, spikes, threshold, opts)
+    out = spikes * graded
+    return out, RSynapticState(out, i, v)

@@ -1,0 +1,10 @@
+"""Neuron modules: hold parameters, call the functional dynamics through a kernel backend."""
+
+from .adaptive import AdaptiveLeaky
+from .base import NeuronBase
+from .leaky import IF, Lapicque, Leaky
+from .li import LI
+from .recurrent import RLeaky, RSynaptic
+from .synaptic import Alpha, Synaptic
+
+__all__ = ["AdaptiveLeaky", "Alpha", "IF", "LI", "Lapicque", "Leaky", "NeuronBase", "RLeaky", "RSynaptic", "Synaptic"]
