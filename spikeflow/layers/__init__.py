@@ -1,5 +1,12 @@
-"""Time-distributed wrappers and containers."""
+"""Time-distributed wrappers, containers and NIR-level layers."""
 
+from .delay import Delay
+from .elementwise import Scale, Threshold
+from .nir_neurons import DrivenNeuron
+from .pool import SumPool2d
 from .sequential import Sequential, TimeDistributed, is_stateful, time_distributed
 
-__all__ = ["Sequential", "TimeDistributed", "is_stateful", "time_distributed"]
+__all__ = [
+    "Delay", "DrivenNeuron", "Scale", "Sequential", "SumPool2d", "Threshold", "TimeDistributed",
+    "is_stateful", "time_distributed",
+]

@@ -1,0 +1,69 @@
+"""Public entry points: from_nir / load_nir (import) and to_nir / save_nir (export)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import nir
+from torch import nn
+
+from .network import NIRNetwork
+from .options import ImportOptions
+from .reader import check_edges, read_graph
+
+
+def from_nir(graph_or_path: nir.NIRGraph | str | Path, dt: float = 1e-4, *, discretization: str | None = None,
+             reset: str | None = None, reset_delay: bool | None = None, threshold: str = "gt",
+             if_gain: str = "euler", recurrent_bias_at_start: bool | None = None, flatten_batch: bool = False,
+             use_metadata: bool = True, type_check: bool = True) -> NIRNetwork:
+    """A NIR graph (or file) as a spikeflow module: ``out, state = net(x)`` with x [T, B, ...].
+
+    The options resolve what NIR leaves open; see ImportOptions and docs/nir.md. The given graph
+    is never modified.
+    """
+    opts = ImportOptions(dt, discretization, reset, reset_delay, threshold, if_gain, recurrent_bias_at_start,
+                         flatten_batch, use_metadata)
+    if isinstance(graph_or_path, (str, Path)):
+        graph = read_graph(graph_or_path, type_check=type_check)
+    elif isinstance(graph_or_path, nir.NIRGraph):
+        graph = graph_or_path
+        check_edges(graph.nodes, [tuple(e) for e in graph.edges], "graph")
+    elif isinstance(graph_or_path, nir.NIRNode):
+        graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=graph_or_path.input_type), "node": graph_or_path,
+                                    "output": nir.Output(output_type=graph_or_path.output_type)},
+                             edges=[("input", "node"), ("node", "output")], type_check=False)
+    else:
+        raise TypeError(f"graph_or_path: expected a nir.NIRGraph or a file path, got {type(graph_or_path).__name__}")
+    try:
+        hint = float(opts.meta(graph.metadata, "dt"))
+    except (TypeError, ValueError):
+        hint = None  # absent or unreadable: dt is only a hint
+    if hint is not None and abs(hint - opts.dt) > 1e-9 * opts.dt:
+        warnings.warn(f"dt: the file was exported with dt={hint!r} but is imported with dt={opts.dt!r}",
+                      UserWarning, stacklevel=2)
+    return NIRNetwork(graph, opts)
+
+
+def load_nir(path: str | Path, dt: float = 1e-4, **options: Any) -> NIRNetwork:
+    """Read a .nir file and import it (``from_nir`` options)."""
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path: expected a file path, got {type(path).__name__}")
+    return from_nir(path, dt, **options)
+
+
+def save_nir(module_or_graph: nn.Module | nir.NIRGraph, path: str | Path, input_shape: Any = None,
+             dt: float = 1e-4, **options: Any) -> nir.NIRGraph:
+    """Write a module (exported with ``to_nir``) or a NIR graph to ``path``; returns the graph."""
+    from .export import to_nir
+
+    if isinstance(module_or_graph, nir.NIRGraph):
+        graph = module_or_graph
+    elif isinstance(module_or_graph, nn.Module):
+        graph = to_nir(module_or_graph, input_shape, dt, **options)
+    else:
+        got = type(module_or_graph).__name__
+        raise TypeError(f"module_or_graph: expected an nn.Module or a nir.NIRGraph, got {got}")
+    nir.write(str(path), graph)
+    return graph

@@ -1,0 +1,263 @@
+"""One NIR node -> one spikeflow module (the import half of the mapping).
+
+Neuron equations and their discretisation are in semantics.py; options in options.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nir
+import numpy as np
+import torch
+from torch import nn
+
+from ..layers.delay import Delay
+from ..layers.elementwise import Scale, Threshold
+from ..layers.nir_neurons import DrivenNeuron
+from ..layers.pool import SumPool2d
+from ..neurons import LI, Leaky, RLeaky, RSynaptic, Synaptic
+from .options import ImportOptions
+from .semantics import tau_to_decay
+
+MAX_DELAY_STEPS = 10**6  # longer delays are treated as corrupt files
+NEURONS = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF)
+
+
+def array(node_name: str, field: str, value: Any, allow_inf: bool = False) -> np.ndarray:
+    """A float64 parameter array, checked finite (inf allowed for time constants)."""
+    try:
+        a = np.asarray(value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value,
+                       dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"node {node_name!r}: field {field!r} is not numeric ({e})") from None
+    bad = np.isnan(a) if allow_inf else ~np.isfinite(a)
+    if bad.any():
+        raise ValueError(f"node {node_name!r}: field {field!r} has non-finite values ({a.ravel()[bad.ravel()][:3]})")
+    return a
+
+
+def tensor(a: np.ndarray) -> torch.Tensor:
+    return torch.tensor(np.asarray(a, dtype=np.float64), dtype=torch.get_default_dtype())
+
+
+def _ints(node_name: str, field: str, value: Any, n: int) -> tuple[int, ...]:
+    a = np.asarray(value).ravel()
+    if a.dtype.kind not in "iuf" or a.size not in (1, n) or not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+        raise ValueError(f"node {node_name!r}: field {field!r} must be {n} integer(s), got {value!r}")
+    out = tuple(int(v) for v in (np.repeat(a, n) if a.size == 1 else a))
+    if any(v < 0 for v in out):
+        raise ValueError(f"node {node_name!r}: field {field!r} must be non-negative, got {out}")
+    return out
+
+
+def _params(name: str, node: nir.NIRNode, fields: tuple[str, ...], taus: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    p = {f: array(name, f, getattr(node, f), allow_inf=f in taus) for f in fields}
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in p.values()))
+    except ValueError:
+        raise ValueError(f"node {name!r}: parameter shapes disagree {({k: v.shape for k, v in p.items()})}") from None
+    return {k: np.broadcast_to(v, shape).copy() for k, v in p.items()}
+
+
+def _threshold(thr: np.ndarray, opts: ImportOptions) -> torch.Tensor:
+    t = tensor(thr)
+    if opts.threshold == "ge":  # v >= thr  <=>  v > the next float below thr
+        t = torch.nextafter(t, torch.full_like(t, -float("inf")))
+    return t
+
+
+def _wrap(neuron: nn.Module, gain: np.ndarray, bias: np.ndarray, v_init: np.ndarray,
+          i_init: np.ndarray | float = 0.0) -> nn.Module:
+    """Bare neuron when the drive is the identity from rest, DrivenNeuron otherwise."""
+    g, b, v0, i0 = (tensor(a) for a in (gain, bias, v_init, i_init))
+    if bool((g == 1).all()) and bool((b == 0).all()) and bool((v0 == 0).all()) and bool((i0 == 0).all()):
+        return neuron
+    return DrivenNeuron(neuron, g, b, v0, i0)
+
+
+def _reset(name: str, node: nir.NIRNode, opts: ImportOptions) -> tuple[str, bool]:
+    reset = opts.reset or opts.meta(node.metadata, "reset") or "zero"
+    delay = opts.reset_delay if opts.reset_delay is not None else opts.meta(node.metadata, "reset_delay")
+    if reset not in ("zero", "subtract", "none"):
+        raise ValueError(f"node {name!r}: metadata reset {reset!r} is not 'zero', 'subtract' or 'none'")
+    return reset, bool(delay) if delay is not None else False
+
+
+def neuron_module(name: str, node: nir.NIRNode, opts: ImportOptions, scheme: str) -> nn.Module:
+    """NIR neuron -> (DrivenNeuron around) Leaky / Synaptic / LI; equations in layers/nir_neurons.py."""
+    dt = opts.dt
+    where = f"node {name!r} ({type(node).__name__})"
+    if isinstance(node, (nir.I, nir.IF)):
+        fields = ("r",) if isinstance(node, nir.I) else ("r", "v_threshold", "v_reset")
+        p = _params(name, node, fields)
+        gain = p["r"] * (dt if opts.if_gain == "euler" else 1.0)
+        ones = np.ones_like(gain)
+        if isinstance(node, nir.I):
+            return _wrap(LI(beta=tensor(ones)), gain, 0 * gain, 0 * gain)
+        reset, delay = _reset(name, node, opts)
+        shift = p["v_reset"] if reset == "zero" else 0 * gain
+        neuron = Leaky(beta=tensor(ones), threshold=_threshold(p["v_threshold"] - shift, opts), reset=reset,
+                       reset_delay=delay)
+        return _wrap(neuron, gain, 0 * gain, -shift)
+    if isinstance(node, (nir.LI, nir.LIF)):
+        fields = ("tau", "r", "v_leak") + (("v_threshold", "v_reset") if isinstance(node, nir.LIF) else ())
+        p = _params(name, node, fields, taus=("tau",))
+        beta = tau_to_decay(p["tau"], dt, scheme, where)
+        g = 1.0 - beta
+        if isinstance(node, nir.LI):
+            return _wrap(LI(beta=tensor(beta)), g * p["r"], g * p["v_leak"], 0 * g)
+        reset, delay = _reset(name, node, opts)
+        shift = p["v_reset"] if reset == "zero" else 0 * g
+        neuron = Leaky(beta=tensor(beta), threshold=_threshold(p["v_threshold"] - shift, opts), reset=reset,
+                       reset_delay=delay)
+        return _wrap(neuron, g * p["r"], g * (p["v_leak"] - shift), -shift)
+    # CubaLI / CubaLIF: current stage then membrane stage (the membrane sees the updated current).
+    spiking = isinstance(node, nir.CubaLIF)
+    fields = ("tau_syn", "tau_mem", "r", "v_leak", "w_in") + (("v_threshold", "v_reset") if spiking else ())
+    p = _params(name, node, fields, taus=("tau_syn", "tau_mem"))
+    alpha = tau_to_decay(p["tau_syn"], dt, scheme, where)
+    beta = tau_to_decay(p["tau_mem"], dt, scheme, where)
+    ga, gb = 1.0 - alpha, 1.0 - beta
+    if spiking:
+        reset, delay = _reset(name, node, opts)
+        shift = p["v_reset"] if reset == "zero" else 0 * ga
+    else:
+        shift = 0 * ga
+    leak = p["v_leak"] - shift
+    gain, bias, i0 = gb * p["r"] * ga * p["w_in"], ga * gb * leak, gb * leak
+    if not spiking:
+        return _wrap(LI(beta=tensor(beta), alpha=tensor(alpha)), gain, bias, 0 * ga, i0)
+    neuron = Synaptic(alpha=tensor(alpha), beta=tensor(beta), threshold=_threshold(p["v_threshold"] - shift, opts),
+                      reset=reset, reset_delay=delay)
+    return _wrap(neuron, gain, bias, -shift, i0)
+
+
+def _conv(name: str, node: nir.NIRNode, dims: int, opts: ImportOptions) -> nn.Module:
+    w = array(name, "weight", node.weight)
+    if w.ndim != dims + 2:
+        raise ValueError(f"node {name!r}: Conv{dims}d weight must have {dims + 2} dims, got shape {w.shape}")
+    groups = _ints(name, "groups", node.groups, 1)[0]
+    if groups < 1:
+        raise ValueError(f"node {name!r}: groups must be >= 1, got {groups}")
+    pad = node.padding
+    padding: Any = pad if isinstance(pad, str) else _ints(name, "padding", pad, dims)
+    if isinstance(padding, str) and padding not in ("same", "valid"):
+        raise ValueError(f"node {name!r}: padding must be ints, 'same' or 'valid', got {pad!r}")
+    cls = nn.Conv1d if dims == 1 else nn.Conv2d
+    bias = array(name, "bias", node.bias) if node.bias is not None else np.zeros(w.shape[0])
+    keep_bias = not (opts.meta(node.metadata, "bias") is False and not bias.any())
+    try:
+        m = cls(w.shape[1] * groups, w.shape[0], tuple(w.shape[2:]), stride=_ints(name, "stride", node.stride, dims),
+                padding=padding, dilation=_ints(name, "dilation", node.dilation, dims), groups=groups, bias=keep_bias)
+    except (ValueError, RuntimeError) as e:
+        raise ValueError(f"node {name!r}: invalid Conv{dims}d ({e})") from None
+    with torch.no_grad():
+        m.weight.copy_(tensor(w))
+        if keep_bias:
+            if np.broadcast_to(bias, (w.shape[0],)).shape != (w.shape[0],):
+                raise ValueError(f"node {name!r}: bias shape {bias.shape} does not match {w.shape[0]} channels")
+            m.bias.copy_(tensor(np.broadcast_to(bias, (w.shape[0],))))
+    return m
+
+
+def _linear(name: str, node: nir.NIRNode, with_bias: bool) -> nn.Module:
+    w = array(name, "weight", node.weight)
+    if w.ndim != 2:
+        raise ValueError(f"node {name!r}: weight must be 2-D (out, in), got shape {w.shape}")
+    m = nn.Linear(w.shape[1], w.shape[0], bias=with_bias)
+    with torch.no_grad():
+        m.weight.copy_(tensor(w))
+        if with_bias:
+            b = array(name, "bias", node.bias)
+            if b.shape not in ((w.shape[0],), ()):
+                raise ValueError(f"node {name!r}: bias shape {b.shape} does not match weight shape {w.shape}")
+            m.bias.copy_(tensor(np.broadcast_to(b, (w.shape[0],))))
+    return m
+
+
+def node_module(name: str, node: nir.NIRNode, opts: ImportOptions, scheme: str) -> nn.Module:
+    """The spikeflow module for one NIR node (stateless layers work on [N, ...])."""
+    if isinstance(node, (nir.Input, nir.Output)):
+        return nn.Identity()
+    if isinstance(node, NEURONS):
+        return neuron_module(name, node, opts, scheme)
+    if isinstance(node, nir.Affine):
+        return _linear(name, node, True)
+    if isinstance(node, nir.Linear):
+        return _linear(name, node, False)
+    if isinstance(node, nir.Scale):
+        return Scale(tensor(array(name, "scale", node.scale)))
+    if isinstance(node, nir.Conv1d):
+        return _conv(name, node, 1, opts)
+    if isinstance(node, nir.Conv2d):
+        return _conv(name, node, 2, opts)
+    if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+        k = _ints(name, "kernel_size", node.kernel_size, 2)
+        s = _ints(name, "stride", node.stride, 2)
+        pd = _ints(name, "padding", node.padding, 2)
+        if min(k) < 1 or min(s) < 1 or any(2 * p > kk for p, kk in zip(pd, k, strict=True)):
+            raise ValueError(f"node {name!r}: invalid pooling kernel {k}, stride {s}, padding {pd}")
+        return SumPool2d(k, s, pd) if isinstance(node, nir.SumPool2d) else nn.AvgPool2d(k, s, pd)
+    if isinstance(node, nir.Flatten):
+        start, end = _int(name, "start_dim", node.start_dim), _int(name, "end_dim", node.end_dim)
+        if not opts.flatten_batch:  # NIR dims exclude the batch; our modules see [N, ...]
+            start, end = (start + 1 if start >= 0 else start), (end + 1 if end >= 0 else end)
+        return nn.Flatten(start, end)
+    if isinstance(node, nir.Delay):
+        d = array(name, "delay", node.delay) / opts.dt
+        steps = np.round(d)
+        if (steps < 0).any() or (steps > MAX_DELAY_STEPS).any():
+            raise ValueError(f"node {name!r}: delays {node.delay!r} must lie in [0, {MAX_DELAY_STEPS} * dt]")
+        if (np.abs(d - steps) > 1e-6 * np.maximum(1.0, np.abs(d))).any():
+            raise ValueError(f"node {name!r}: delays {node.delay!r} are not non-negative multiples of dt={opts.dt}")
+        return Delay(torch.tensor(steps.astype(np.int64)))
+    if isinstance(node, nir.Threshold):
+        return Threshold(_threshold(array(name, "threshold", node.threshold), opts))
+    if isinstance(node, nir.NIRGraph):
+        from .network import NIRNetwork
+
+        return NIRNetwork(node, opts, name=name)
+    raise ValueError(f"node {name!r}: unsupported NIR node type {type(node).__name__}")
+
+
+def _int(name: str, field: str, value: Any) -> int:
+    a = np.asarray(value)
+    if a.size != 1 or a.dtype.kind not in "iu":
+        raise ValueError(f"node {name!r}: field {field!r} must be one integer, got {value!r}")
+    return int(a.ravel()[0])
+
+
+def fold_recurrence(name: str, neuron: nn.Module, rec_name: str, rec: nir.NIRNode) -> nn.Module:
+    """A neuron whose spikes return through ``rec`` (Affine/Linear/Scale) next step -> RLeaky/RSynaptic.
+
+    The feedback enters the same drive as the external input, so it is scaled by the gain.
+    """
+    driven = isinstance(neuron, DrivenNeuron)
+    core = neuron.neuron if driven else neuron
+    gain = neuron.gain if driven else torch.tensor(1.0)
+    if not isinstance(core, (Leaky, Synaptic)) or core.beta.dim() != 1:
+        raise ValueError(f"node {name!r}: cannot fold the recurrence through {rec_name!r}")
+    n = core.beta.shape[0]
+    common = dict(threshold=core.threshold, reset=core.opts.reset, reset_delay=core.opts.reset_delay)
+    if isinstance(rec, nir.Scale):
+        v = tensor(array(rec_name, "scale", rec.scale)) * gain
+        kw: dict[str, Any] = dict(V=v, all_to_all=False)
+    else:
+        kw = dict(all_to_all=True, linear_features=n)
+    if isinstance(core, Leaky):
+        out: nn.Module = RLeaky(beta=core.beta, **kw, **common)
+    else:
+        out = RSynaptic(alpha=core.alpha, beta=core.beta, **kw, **common)
+    if not isinstance(rec, nir.Scale):
+        w = tensor(array(rec_name, "weight", rec.weight))
+        if tuple(w.shape) != (n, n):
+            raise ValueError(f"node {rec_name!r}: recurrent weight shape {tuple(w.shape)}, expected {(n, n)}")
+        b = tensor(array(rec_name, "bias", rec.bias)) if isinstance(rec, nir.Affine) else torch.zeros(n)
+        g = torch.broadcast_to(gain, (n,))
+        with torch.no_grad():
+            out.recurrent.weight.copy_(w if bool((g == 1).all()) else g[:, None] * w)
+            out.recurrent.bias.copy_(b * g)
+    if driven:
+        return DrivenNeuron(out, neuron.gain, neuron.bias, neuron.v_init, neuron.i_init)
+    return out
