@@ -105,8 +105,8 @@ class Sigmoid(Surrogate):
         self.slope = _check_positive("slope", slope)
 
     def grad(self, x: Tensor, spike: Tensor) -> Tensor:
-        sig = torch.sigmoid(self.slope * x)
-        return self.slope * sig * (1 - sig)
+        # sigmoid(z) * sigmoid(-z) keeps full precision in both tails (1 - sigmoid(z) does not)
+        return self.slope * torch.sigmoid(self.slope * x) * torch.sigmoid(-self.slope * x)
 
 
 class Triangular(Surrogate):

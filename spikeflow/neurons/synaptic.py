@@ -78,7 +78,8 @@ class Alpha(Synaptic):
             raise ValueError("reset_delay: Alpha defines only the delayed reset (True), got False")
         super().__init__(alpha, beta, threshold, reset=reset, **kwargs)
         a, b = self.alpha.detach(), self.beta.detach()
-        if (a <= b).any():
-            raise ValueError(f"alpha must be greater than beta for Alpha, got alpha={a.tolist()}, beta={b.tolist()}")
-        if ((b <= 0) | (b >= 1)).any() or (a >= 1).any():
-            raise ValueError(f"Alpha needs 0 < beta < alpha < 1, got alpha={a.tolist()}, beta={b.tolist()}")
+        if (a <= b).any() or ((b <= 0) | (b >= 1)).any() or (a >= 1).any():
+            raise ValueError(
+                "alpha must be greater than beta for Alpha (0 < beta < alpha < 1), got "
+                f"alpha={alpha if alpha is not None else a.tolist()!r}, beta={beta if beta is not None else b.tolist()!r}"
+            )
