@@ -1,0 +1,201 @@
+"""Command-line training tasks: a registry name -> Task.
+
+A task adds its options to an argparse sub-parser (``add_arguments``) and trains from the
+parsed options (``run(args) -> metrics dict``). ``spikeflow train NAME`` dispatches here.
+Other packages add tasks with :func:`register_task`; ``spikeflow.exact.tasks`` (when present)
+registers its own through a ``register(TASKS)`` function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+logger = logging.getLogger("spikeflow.train")
+
+
+class Task(Protocol):
+    """What the command line needs from a task."""
+
+    name: str
+    help: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> dict[str, Any]: ...
+
+
+TASKS: dict[str, Task] = {}
+
+
+def register_task(task: Task) -> Task:
+    """Add ``task`` to the registry under ``task.name`` (replacing any task of that name)."""
+    for attr in ("name", "add_arguments", "run"):
+        if not hasattr(task, attr):
+            raise TypeError(f"task: expected an object with {attr!r} (see spikeflow.train.tasks.Task), got {task!r}")
+    TASKS[task.name] = task
+    return task
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, epochs: int, out: str) -> None:
+    """Options every training task shares: epochs, seed, output folder, device, resume."""
+    parser.add_argument("--epochs", type=_positive_int, default=epochs, help=f"training epochs (default {epochs})")
+    parser.add_argument("--seed", type=int, default=0, help="seed for weights, spike coding and data order (default 0)")
+    parser.add_argument("--out", default=out, help=f"output folder for metrics.json, plots, checkpoint (default {out})")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    # For tests: train and evaluate on the first N samples of each split only.
+    parser.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
+
+
+def write_raster(path: Path, hidden: Tensor, output: Tensor, labels: Tensor, population: int) -> Path:
+    """Save a grid of rasters: hidden (top) and output (bottom) spikes, one column per sample.
+
+    hidden: [T, S, H], output: [T, S, K*population], labels: [S].
+    """
+    from matplotlib.figure import Figure
+
+    from ..plot import raster
+
+    samples = hidden.shape[1]
+    fig = Figure(figsize=(3.2 * samples, 5.0), layout="constrained")
+    axes = fig.subplots(2, samples, squeeze=False)
+    for j in range(samples):
+        raster(hidden, ax=axes[0][j], sample=j, marker_size=2.0, title=f"hidden, label {int(labels[j])}")
+        raster(output, ax=axes[1][j], sample=j, marker_size=2.0 if population > 1 else 40.0, title="output")
+        if population > 1:
+            axes[1][j].set_ylabel(f"neuron (class = n // {population})")
+        else:
+            axes[1][j].set_yticks(range(output.shape[-1]))
+            axes[1][j].set_ylabel("class")
+    fig.savefig(path, dpi=100)
+    return path
+
+
+LOSSES = ("ce_count", "ce_rate", "mse_count")
+
+
+def make_loss(name: str, num_classes: int | None) -> torch.nn.Module:
+    """The output loss called ``name`` (one of LOSSES); num_classes enables the population code."""
+    from .. import losses
+
+    if name == "ce_count":
+        return losses.CECountLoss(num_classes=num_classes)
+    if name == "ce_rate":
+        return losses.CERateLoss(num_classes=num_classes)
+    if name == "mse_count":
+        return losses.MSECountLoss(0.8, 0.2, num_classes=num_classes)
+    raise ValueError(f"loss: expected one of {LOSSES}, got {name!r}")
+
+
+class DigitsTask:
+    """A spiking MLP on scikit-learn's 8x8 digits, rate- or latency-coded."""
+
+    name = "digits"
+    help = "spiking MLP on scikit-learn's 8x8 digits (1797 images, stratified 80/20 split)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_common_arguments(parser, epochs=10, out="runs/digits")
+        parser.add_argument("--steps", type=_positive_int, default=10, help="time steps per image (default 10)")
+        parser.add_argument("--encoding", choices=("rate", "latency"), default="rate", help="spike code (default rate)")
+        parser.add_argument("--population", type=_positive_int, default=1,
+                            help="output neurons per class (population code; default 1)")
+        parser.add_argument("--hidden", type=_positive_int, default=128, help="hidden Leaky neurons (default 128)")
+        parser.add_argument("--beta", type=float, default=0.9, help="membrane decay of every neuron (default 0.9)")
+        parser.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64)")
+        parser.add_argument("--loss", choices=LOSSES, default="ce_count",
+                            help="loss on the output spikes (default ce_count)")
+        parser.add_argument("--lr", type=_positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
+
+    def encoder(self, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+        from .. import encoding
+
+        steps = args.steps
+        if args.encoding == "rate":
+            return lambda x: encoding.rate(x, num_steps=steps)
+        return lambda x: encoding.latency(x, num_steps=steps, tau=5.0, threshold=0.01, linear=True,
+                                          normalize=True, clip=True)
+
+    def run(self, args: argparse.Namespace) -> dict[str, Any]:
+        from .. import metrics
+        from ..data import digits
+        from ..models import spiking_mlp
+        from .seed import seed_everything
+        from .trainer import Trainer
+
+        started = time.perf_counter()
+        out_dir = Path(args.out)
+        generator = seed_everything(args.seed)
+        train_set = digits("train", limit=args.limit)
+        test_set = digits("test", limit=args.limit)
+        train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=generator)
+        test_loader = DataLoader(test_set, batch_size=256, shuffle=False)
+        num_classes = 10
+        pop_classes = num_classes if args.population > 1 else None
+        model = spiking_mlp(64, args.hidden, num_classes, args.population, beta=args.beta)
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+        encode = self.encoder(args)
+        config = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
+        trainer = Trainer(
+            model, optimizer, make_loss(args.loss, pop_classes),
+            lambda out, y: metrics.accuracy_rate(out, y, num_classes=pop_classes),
+            scheduler=scheduler, encode=encode, device=args.device, out_dir=out_dir, seed=args.seed,
+            progress=False if args.no_progress else None, info={"task": self.name, "config": config},
+        )
+        result = trainer.fit(train_loader, test_loader, epochs=args.epochs, resume=args.resume)
+        # The raster of a few test samples, after training.
+        x, y = next(iter(DataLoader(test_set, batch_size=4)))
+        with torch.no_grad():
+            model.eval()
+            _, outputs = model(encode(x.to(trainer.device)), record=True)
+        raster_path = write_raster(out_dir / "raster.png", outputs[1].cpu(), outputs[3].cpu(), y, args.population)
+        result["raster"] = str(raster_path)
+        result["total_seconds"] = time.perf_counter() - started
+        from .checkpoint import write_json
+
+        write_json(out_dir / "metrics.json", result)
+        return result
+
+
+register_task(DigitsTask())
+
+
+def _register_optional(module_name: str) -> None:
+    """Let an optional module add tasks through ``register(TASKS)``; a missing module is fine."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        parts = module_name.split(".")
+        if err.name in {".".join(parts[:i]) for i in range(1, len(parts) + 1)}:
+            return  # the optional module (or its package) is not there; anything else is a real error
+        raise
+    register = getattr(module, "register", None)
+    if callable(register):
+        register(TASKS)
+
+
+_register_optional("spikeflow.exact.tasks")

@@ -1,0 +1,348 @@
+"""The training loop: encode -> model over time -> loss -> surrogate-gradient step.
+
+``Trainer(model, optimizer, loss_fn, metric_fn, encode=...).fit(train_loader, test_loader, epochs)``
+trains for ``epochs`` epochs with a tqdm progress bar (loss and accuracy), evaluates after
+each epoch, writes ``out_dir/checkpoint.pt`` atomically every epoch and ``out_dir/metrics.json``
+at the end. ``fit(..., resume=True)`` continues from the checkpoint and reproduces the
+uninterrupted run bit for bit (model, optimizer, scheduler, every RNG and the data order are
+restored).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import Tensor, nn
+
+from .checkpoint import CHECKPOINT_NAME, METRICS_NAME, load_checkpoint, save_checkpoint, write_json
+from .seed import get_rng_state, seed_everything, set_rng_state
+
+logger = logging.getLogger("spikeflow.train")
+
+Batch = Any
+LossFn = Callable[[Tensor, Tensor], Tensor]
+MetricFn = Callable[[Tensor, Tensor], Any]
+EncodeFn = Callable[[Tensor], Tensor]
+EpochHook = Callable[[dict[str, Any]], None]
+
+
+def _identity(x: Tensor) -> Tensor:
+    return x
+
+
+def _model_output(result: Any) -> Tensor:
+    """Neuron stacks return (output, states); plain modules return the output."""
+    out = result[0] if isinstance(result, tuple) else result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"model: expected it to return a Tensor or (Tensor, state), got {type(out).__name__}")
+    return out
+
+
+def _progress_enabled(progress: bool | None) -> bool | None:
+    """tqdm's ``disable`` flag: off under CI, automatic (TTY only) when progress is None."""
+    if progress is None:
+        return True if os.environ.get("CI") else None
+    return not progress
+
+
+class Trainer:
+    """Trains a spiking network with surrogate gradients.
+
+    model:      maps spikes [T, B, ...] to outputs [T, B, K] (or returns (outputs, state)).
+    loss_fn:    loss_fn(outputs, targets) -> scalar Tensor.
+    metric_fn:  metric_fn(outputs, targets) -> accuracy in [0, 1] (optional).
+    encode:     turns an input batch [B, ...] into spikes [T, B, ...] (default: identity,
+                for data that is already time-major).
+    scheduler:  stepped once per epoch.
+    out_dir:    where ``checkpoint.pt`` and ``metrics.json`` go (None: nothing written).
+    seed:       seeds torch, NumPy, ``random`` and the train loader's generator at ``fit``.
+    grad_clip:  max global gradient norm (None: no clipping).
+    progress:   show the tqdm bar (None: only on a terminal and not when ``CI`` is set).
+    on_epoch_end: called with each epoch's record (a logging hook).
+    tensorboard: also log to TensorBoard in out_dir (only if it is installed).
+    info:       extra entries for metrics.json (task name, configuration, ...).
+
+    Seed before building the model too (``seed_everything``): ``fit`` reseeds every RNG, but
+    the initial weights were drawn earlier.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss_fn: LossFn,
+        metric_fn: MetricFn | None = None,
+        *,
+        scheduler: Any = None,
+        encode: EncodeFn | None = None,
+        device: str | torch.device = "cpu",
+        out_dir: str | os.PathLike[str] | None = None,
+        seed: int = 0,
+        grad_clip: float | None = None,
+        progress: bool | None = None,
+        on_epoch_end: EpochHook | None = None,
+        tensorboard: bool = False,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"optimizer: expected a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        if not callable(loss_fn):
+            raise TypeError(f"loss_fn: expected a callable, got {type(loss_fn).__name__}")
+        if metric_fn is not None and not callable(metric_fn):
+            raise TypeError(f"metric_fn: expected a callable or None, got {type(metric_fn).__name__}")
+        if encode is not None and not callable(encode):
+            raise TypeError(f"encode: expected a callable or None, got {type(encode).__name__}")
+        if grad_clip is not None and (not isinstance(grad_clip, (int, float)) or not grad_clip > 0):
+            raise ValueError(f"grad_clip: expected a positive number or None, got {grad_clip!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.metric_fn = metric_fn
+        self.scheduler = scheduler
+        self.encode = encode or _identity
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.seed = seed
+        self.grad_clip = grad_clip
+        self.progress = progress
+        self.on_epoch_end = on_epoch_end
+        self.tensorboard = tensorboard
+        self.info = dict(info or {})
+        self.history: list[dict[str, Any]] = []
+
+    # -- paths --------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / CHECKPOINT_NAME
+
+    @property
+    def metrics_path(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / METRICS_NAME
+
+    # -- one batch ----------------------------------------------------------------------
+    def _split(self, batch: Batch, where: str) -> tuple[Tensor, Tensor]:
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise TypeError(f"{where}: expected an (inputs, targets) pair from the loader, got {type(batch).__name__}")
+        x, y = batch
+        if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+            got = f"({type(x).__name__}, {type(y).__name__})"
+            raise TypeError(f"{where}: expected Tensors (inputs, targets), got {got}")
+        if x.is_floating_point() and not torch.isfinite(x).all():
+            raise ValueError(f"{where}: inputs contain NaN or inf ({int((~torch.isfinite(x)).sum())} values)")
+        return x.to(self.device), y.to(self.device)
+
+    def _forward(self, x: Tensor, y: Tensor, where: str) -> tuple[Tensor, Tensor]:
+        spikes = self.encode(x)
+        if not isinstance(spikes, Tensor):
+            raise TypeError(f"encode: expected it to return a Tensor [T, B, ...], got {type(spikes).__name__}")
+        if spikes.dim() < 3 or spikes.shape[1] != x.shape[0]:
+            raise ValueError(
+                f"encode: expected spikes [T, B, ...] with B={x.shape[0]} for {where}, got shape {tuple(spikes.shape)}"
+            )
+        out = _model_output(self.model(spikes))
+        loss = self.loss_fn(out, y)
+        if not isinstance(loss, Tensor) or loss.numel() != 1:
+            raise TypeError(f"loss_fn: expected a scalar Tensor, got {loss!r}")
+        if not torch.isfinite(loss):
+            raise ValueError(f"loss_fn: loss is {loss.item()} at {where} (non-finite)")
+        return out, loss
+
+    def _metric(self, out: Tensor, y: Tensor) -> float:
+        if self.metric_fn is None:
+            return float("nan")
+        value = self.metric_fn(out, y)
+        return float(value.item() if isinstance(value, Tensor) else value)
+
+    # -- epochs -------------------------------------------------------------------------
+    def train_epoch(self, loader: Iterable[Batch], epoch: int) -> dict[str, float]:
+        """One pass over ``loader``; returns mean loss and accuracy (weighted by batch size)."""
+        from tqdm.auto import tqdm
+
+        self.model.train()
+        total_loss, total_correct, count = 0.0, 0.0, 0
+        total = len(loader) if hasattr(loader, "__len__") else None  # type: ignore[arg-type]
+        bar = tqdm(loader, total=total, desc=f"epoch {epoch}", leave=False, disable=_progress_enabled(self.progress),
+                   file=sys.stderr, dynamic_ncols=True)
+        for i, batch in enumerate(bar):
+            where = f"batch {i} of epoch {epoch}"
+            x, y = self._split(batch, where)
+            out, loss = self._forward(x, y, where)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.grad_clip is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            self.optimizer.step()
+            n = int(y.shape[0])
+            total_loss += float(loss.detach()) * n
+            with torch.no_grad():
+                total_correct += self._metric(out.detach(), y) * n
+            count += n
+            bar.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{total_correct / count:.3f}")
+        bar.close()
+        if count == 0:
+            raise ValueError(f"train_loader: yielded no batches in epoch {epoch}")
+        return {"loss": total_loss / count, "accuracy": total_correct / count}
+
+    @torch.no_grad()
+    def evaluate(self, loader: Iterable[Batch]) -> dict[str, float]:
+        """Mean loss and accuracy over ``loader`` (weighted by batch size), no gradients."""
+        self.model.eval()
+        total_loss, total_correct, count = 0.0, 0.0, 0
+        for i, batch in enumerate(loader):
+            where = f"test batch {i}"
+            x, y = self._split(batch, where)
+            out, loss = self._forward(x, y, where)
+            n = int(y.shape[0])
+            total_loss += float(loss) * n
+            total_correct += self._metric(out, y) * n
+            count += n
+        if count == 0:
+            raise ValueError("test_loader: yielded no batches")
+        return {"loss": total_loss / count, "accuracy": total_correct / count}
+
+    # -- checkpoints --------------------------------------------------------------------
+    def state_dict(
+        self, epoch: int, generator: torch.Generator | None, seconds: float,
+        test_generator: torch.Generator | None = None,
+    ) -> dict[str, Any]:
+        """Everything needed to continue bit-identically after ``epoch``."""
+        return {
+            "epoch": epoch,
+            "seconds": seconds,
+            "seed": self.seed,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "rng": get_rng_state(generator),
+            "test_generator": None if test_generator is None else test_generator.get_state(),
+            "history": [dict(h) for h in self.history],
+        }
+
+    def load_state_dict(
+        self, checkpoint: dict[str, Any], generator: torch.Generator | None,
+        test_generator: torch.Generator | None = None,
+    ) -> None:
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if self.scheduler is not None and checkpoint.get("scheduler") is not None:
+            self.scheduler.load_state_dict(checkpoint["scheduler"])
+        set_rng_state(checkpoint["rng"], generator)
+        if test_generator is not None and checkpoint.get("test_generator") is not None:
+            test_generator.set_state(checkpoint["test_generator"])
+        self.history = [dict(h) for h in checkpoint.get("history", [])]
+
+    # -- the whole run ------------------------------------------------------------------
+    def fit(
+        self,
+        train_loader: Iterable[Batch],
+        test_loader: Iterable[Batch] | None = None,
+        epochs: int = 1,
+        resume: bool = False,
+    ) -> dict[str, Any]:
+        """Train for ``epochs`` epochs in total (counting those already done when resuming).
+
+        Returns the metrics (also written to ``out_dir/metrics.json``): final test and train
+        loss/accuracy, ``epochs``, ``seconds`` and the per-epoch ``history``.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs: expected a positive int, got {epochs!r}")
+        # The loaders' own generators (data order) are part of the state to restore.
+        generator = getattr(train_loader, "generator", None)
+        test_generator = getattr(test_loader, "generator", None)
+        start_epoch, seconds_before = 1, 0.0
+        if resume:
+            path = self.checkpoint_path
+            if path is None:
+                raise ValueError("resume: needs out_dir (where the checkpoint is), got out_dir=None")
+            if path.is_file():
+                checkpoint = load_checkpoint(path, map_location=self.device)
+                self.load_state_dict(checkpoint, generator, test_generator)
+                start_epoch = int(checkpoint["epoch"]) + 1
+                seconds_before = float(checkpoint.get("seconds", 0.0))
+                logger.info("resuming from %s after epoch %d", path, start_epoch - 1)
+            else:
+                logger.warning("resume: no checkpoint at %s, starting from scratch", path)
+                resume = False
+        if not resume:
+            seed_everything(self.seed, generator)
+            self.history = []
+        writer = self._tensorboard_writer()
+        started = time.perf_counter()
+        for epoch in range(start_epoch, epochs + 1):
+            t0 = time.perf_counter()
+            train = self.train_epoch(train_loader, epoch)
+            test = self.evaluate(test_loader) if test_loader is not None else {}
+            if self.scheduler is not None:
+                self.scheduler.step()
+            record = {
+                "epoch": epoch,
+                "train_loss": train["loss"],
+                "train_accuracy": train["accuracy"],
+                "test_loss": test.get("loss"),
+                "test_accuracy": test.get("accuracy"),
+                "lr": float(self.optimizer.param_groups[0]["lr"]),
+                "seconds": time.perf_counter() - t0,
+            }
+            self.history.append(record)
+            self._log(record, writer)
+            if self.checkpoint_path is not None:
+                elapsed = seconds_before + time.perf_counter() - started
+                save_checkpoint(self.checkpoint_path, self.state_dict(epoch, generator, elapsed, test_generator))
+        if writer is not None:
+            writer.close()
+        metrics = self.metrics(seconds_before + time.perf_counter() - started)
+        if self.metrics_path is not None:
+            write_json(self.metrics_path, metrics)
+        return metrics
+
+    def metrics(self, seconds: float) -> dict[str, Any]:
+        """The summary written to metrics.json."""
+        last = self.history[-1] if self.history else {}
+        return {
+            **self.info,
+            "test_accuracy": last.get("test_accuracy"),
+            "test_loss": last.get("test_loss"),
+            "train_accuracy": last.get("train_accuracy"),
+            "train_loss": last.get("train_loss"),
+            "epochs": len(self.history),
+            "seconds": seconds,
+            "seed": self.seed,
+            "history": [dict(h) for h in self.history],
+        }
+
+    def _log(self, record: dict[str, Any], writer: Any) -> None:
+        def fmt(v: Any) -> str:
+            return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+
+        logger.info(
+            "epoch %d: train loss %s acc %s | test loss %s acc %s",
+            record["epoch"], fmt(record["train_loss"]), fmt(record["train_accuracy"]),
+            fmt(record["test_loss"]), fmt(record["test_accuracy"]),
+        )
+        if writer is not None:
+            for key, value in record.items():
+                if key != "epoch" and isinstance(value, float):
+                    writer.add_scalar(key, value, record["epoch"])
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(dict(record))
+
+    def _tensorboard_writer(self) -> Any:
+        if not self.tensorboard or self.out_dir is None:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            logger.warning("tensorboard=True but TensorBoard is not installed; not logging to it")
+            return None
+        return SummaryWriter(log_dir=str(self.out_dir / "tensorboard"))
