@@ -20,8 +20,9 @@ def run_steps(
     """
     outputs = []
     trace: list[S] = []
-    for t in range(x.shape[0]):
-        out, state = step(x[t], state)
+    # unbind, not x[t]: indexing would make every step's backward allocate a full [T, ...] gradient
+    for x_t in x.unbind(0):
+        out, state = step(x_t, state)
         outputs.append(out)
         if record:
             trace.append(state)

@@ -3,7 +3,8 @@
 A backend is a module with
     supports(model, x, opts) -> bool
     run(model, x, state, params, opts, record) -> (outputs [T, B, ...], final state or trace)
-``reference`` (plain torch under autograd) is always present and is the oracle for tests.
+``reference`` (plain torch under autograd) is always present and is the oracle for tests;
+``cpu`` (numba, hand-written backward through time) runs the LIF family on CPU tensors.
 ``backend="auto"`` picks the first available backend in ``AUTO_ORDER`` that supports the call.
 """
 
@@ -15,10 +16,11 @@ from typing import Any, NamedTuple
 from torch import Tensor
 
 from ..functional.options import SpikeOptions
-from . import reference
+from . import cpu, reference
 
-BACKENDS: dict[str, ModuleType] = {"reference": reference}
-AUTO_ORDER: list[str] = ["reference"]
+BACKENDS: dict[str, ModuleType] = {"reference": reference, "cpu": cpu}
+# auto: the fused CPU kernels first (they decline what they do not support), then reference
+AUTO_ORDER: list[str] = ["cpu", "reference"]
 _default_backend = "auto"
 
 

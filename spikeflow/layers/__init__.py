@@ -4,9 +4,10 @@ from .delay import Delay
 from .elementwise import Scale, Threshold
 from .nir_neurons import DrivenNeuron
 from .pool import SumPool2d
+from .sparse import EventLinear, event_linear
 from .sequential import Sequential, TimeDistributed, is_stateful, time_distributed
 
 __all__ = [
-    "Delay", "DrivenNeuron", "Scale", "Sequential", "SumPool2d", "Threshold", "TimeDistributed",
+    "Delay", "DrivenNeuron", "EventLinear", "event_linear", "Scale", "Sequential", "SumPool2d", "Threshold", "TimeDistributed",
     "is_stateful", "time_distributed",
 ]

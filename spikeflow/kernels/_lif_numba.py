@@ -1,0 +1,317 @@
+"""Compiled (numba) recurrences of the first- and second-order LIF family.
+
+One forward and one backward kernel cover Leaky, IF, Lapicque, Synaptic, LI and CUBA-LI.
+Arrays are flattened to [T, M] (M = batch x neurons); parameters are expanded to [M].
+Per neuron, with inp[t] = x[t] (first order) or i[t] = alpha i[t-1] + x[t] (second order):
+
+    r[t] = H(v[t-1] - thr)                         (delayed reset only; else 0)
+    u[t] = beta v[t-1] + inp[t] - r[t] thr          (subtract)
+    u[t] = beta (1 - r[t]) v[t-1] + inp[t]          (zero, keeps the input: Leaky)
+    u[t] = (beta v[t-1] + inp[t]) (1 - r[t])        (zero, clears the input: Synaptic, Lapicque)
+    s[t] = H(u[t] - thr)
+    v[t] = u[t] - s[t] thr  |  u[t] (1 - s[t])  |  u[t]   (same-step reset / delayed or none)
+
+Every operation is written in the order of ``spikeflow.functional`` so that float results
+match the reference bit for bit. The surrogate derivative is not computed here: the caller
+passes sg[t] = surrogate.grad(u[t] - thr, s[t]) (vectorised torch), so any surrogate works.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+# reset codes
+NONE, SUBTRACT, ZERO = 0, 1, 2
+BLOCK = 64
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def lif_forward(
+    x, v0, i0, alpha, beta, thr, one, zero, reset, delayed, clears_input, second, record, u, s, itr, vtr, v_fin, i_fin
+):  # pragma: no cover - compiled
+    """Fill u, s [T, M] (and itr when second, vtr when record and same-step), v_fin, i_fin [M]."""
+    T, M = x.shape
+    nblocks = (M + BLOCK - 1) // BLOCK
+    for b in prange(nblocks):
+        lo = b * BLOCK
+        hi = min(lo + BLOCK, M)
+        n = hi - lo
+        v = v0[lo:hi].copy()
+        cur = i0[lo:hi].copy()
+        thb = thr[lo:hi]
+        btb = beta[lo:hi]
+        alb = alpha[lo:hi]
+        keep_v = record and not delayed and reset != NONE
+        for t in range(T):
+            xt = x[t, lo:hi]
+            ut = u[t, lo:hi]
+            st = s[t, lo:hi]
+            it = itr[t, lo:hi] if second else itr[0, 0:1]
+            vt = vtr[t, lo:hi] if keep_v else vtr[0, 0:1]
+            for k in range(n):
+                th = thb[k]
+                if second:
+                    cur[k] = alb[k] * cur[k] + xt[k]
+                    inp = cur[k]
+                    it[k] = inp
+                else:
+                    inp = xt[k]
+                vp = v[k]
+                if reset == NONE:
+                    uu = btb[k] * vp + inp
+                elif delayed:
+                    r = one if vp - th > 0 else zero
+                    if reset == SUBTRACT:
+                        uu = btb[k] * vp + inp - r * th
+                    elif clears_input:
+                        uu = (btb[k] * vp + inp) * (one - r)
+                    else:
+                        uu = btb[k] * (one - r) * vp + inp
+                else:
+                    uu = btb[k] * vp + inp
+                ut[k] = uu
+                sp = one if uu - th > 0 else zero
+                st[k] = sp
+                if reset == NONE or delayed:
+                    vn = uu
+                elif reset == SUBTRACT:
+                    vn = uu - sp * th
+                else:
+                    vn = uu * (one - sp)
+                v[k] = vn
+                if keep_v:
+                    vt[k] = vn
+        for k in range(n):
+            v_fin[lo + k] = v[k]
+            i_fin[lo + k] = cur[k]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def lif_backward(
+    gs, gvtr, gitr, gv_fin, gi_fin, u, sg, sg0, itr, v0, i0, alpha, beta, thr, one, zero,
+    reset, delayed, clears_input, second, detach, has_gs, has_vtr, has_itr, has_sg,
+    dx, dv0, di0, dalpha, dbeta, dthr,
+):  # pragma: no cover - compiled
+    """Backward through time of ``lif_forward``; writes dx [T, M] and dv0, di0, dalpha, dbeta, dthr [M].
+
+    Rows are taken as 1-d slices per block (this lets LLVM vectorise the inner loop); arrays
+    whose flag is off are [1, 1] placeholders and only their first row is ever sliced.
+    """
+    T, M = u.shape
+    nblocks = (M + BLOCK - 1) // BLOCK
+    for b in prange(nblocks):
+        lo = b * BLOCK
+        hi = min(lo + BLOCK, M)
+        n = hi - lo
+        lam = gv_fin[lo:hi].copy()
+        mu = gi_fin[lo:hi].copy()
+        da = np.zeros(n, dtype=u.dtype)
+        db = np.zeros(n, dtype=u.dtype)
+        dth = np.zeros(n, dtype=u.dtype)
+        thb = thr[lo:hi]
+        btb = beta[lo:hi]
+        alb = alpha[lo:hi]
+        for t in range(T - 1, -1, -1):
+            ut = u[t, lo:hi]
+            dxt = dx[t, lo:hi]
+            gst = gs[t, lo:hi] if has_gs else gs[0, 0:1]
+            gvt = gvtr[t, lo:hi] if has_vtr else gvtr[0, 0:1]
+            git = gitr[t, lo:hi] if has_itr else gitr[0, 0:1]
+            sgt = sg[t, lo:hi] if has_sg else sg[0, 0:1]
+            it = itr[t, lo:hi] if second else itr[0, 0:1]
+            if t > 0:
+                up = u[t - 1, lo:hi]
+                sgp_row = sg[t - 1, lo:hi] if has_sg else sg[0, 0:1]
+                ip_row = itr[t - 1, lo:hi] if second else itr[0, 0:1]
+            else:
+                up = v0[lo:hi]
+                sgp_row = sg0[lo:hi]
+                ip_row = i0[lo:hi]
+            for k in range(n):
+                th = thb[k]
+                bt = btb[k]
+                uu = ut[k]
+                sp = one if uu - th > 0 else zero
+                gv = lam[k]
+                if has_vtr:
+                    gv += gvt[k]
+                # post-reset v[t] -> u[t] and s[t]
+                gsp = zero
+                if reset == NONE or delayed:
+                    du = gv
+                elif reset == SUBTRACT:
+                    du = gv
+                    dth[k] -= gv * sp
+                    if not detach:
+                        gsp -= gv * th
+                else:
+                    du = gv * (one - sp)
+                    if not detach:
+                        gsp -= gv * uu
+                if has_gs:
+                    gsp += gst[k]
+                if has_sg:
+                    g = gsp * sgt[k]
+                    du += g
+                    dth[k] -= g
+                # previous post-reset state and its reset signal
+                upk = up[k]
+                if t == 0 or reset == NONE or delayed:
+                    vp = upk
+                else:
+                    spp = one if upk - th > 0 else zero
+                    vp = upk - spp * th if reset == SUBTRACT else upk * (one - spp)
+                if reset != NONE and delayed:
+                    r = one if vp - th > 0 else zero
+                    if reset == SUBTRACT:
+                        dvp = du * bt
+                        db[k] += du * vp
+                        dinp = du
+                        dth[k] -= du * r
+                        dr = -du * th
+                    elif clears_input:
+                        kk = du * (one - r)
+                        dvp = kk * bt
+                        db[k] += kk * vp
+                        dinp = kk
+                        dr = -du * (bt * vp + it[k])  # clears_input implies second
+                    else:
+                        dvp = du * bt * (one - r)
+                        db[k] += du * (one - r) * vp
+                        dinp = du
+                        dr = -du * bt * vp
+                    if not detach:
+                        sgp = sgp_row[k] if (has_sg or t == 0) else zero
+                        dvp += dr * sgp
+                        dth[k] -= dr * sgp
+                else:
+                    dvp = du * bt
+                    db[k] += du * vp
+                    dinp = du
+                lam[k] = dvp
+                if second:
+                    di = dinp + mu[k]
+                    if has_itr:
+                        di += git[k]
+                    dxt[k] = di
+                    da[k] += di * ip_row[k]
+                    mu[k] = alb[k] * di
+                else:
+                    dxt[k] = dinp
+        for k in range(n):
+            j = lo + k
+            dv0[j] = lam[k]
+            di0[j] = mu[k]
+            dalpha[j] = da[k]
+            dbeta[j] = db[k]
+            dthr[j] = dth[k]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def leaky_forward(x, v0, beta, thr, one, zero, reset, delayed, u, s, v_fin):  # pragma: no cover - compiled
+    """``lif_forward`` specialised to first order without traces (Leaky/IF training and inference)."""
+    T, M = x.shape
+    nblocks = (M + BLOCK - 1) // BLOCK
+    for b in prange(nblocks):
+        lo = b * BLOCK
+        hi = min(lo + BLOCK, M)
+        n = hi - lo
+        v = v0[lo:hi].copy()
+        thb = thr[lo:hi]
+        btb = beta[lo:hi]
+        for t in range(T):
+            xt = x[t, lo:hi]
+            ut = u[t, lo:hi]
+            st = s[t, lo:hi]
+            for k in range(n):
+                th = thb[k]
+                vp = v[k]
+                if delayed and reset != NONE:
+                    r = one if vp - th > 0 else zero
+                    if reset == SUBTRACT:
+                        uu = btb[k] * vp + xt[k] - r * th
+                    else:
+                        uu = btb[k] * (one - r) * vp + xt[k]
+                else:
+                    uu = btb[k] * vp + xt[k]
+                ut[k] = uu
+                sp = one if uu - th > 0 else zero
+                st[k] = sp
+                if delayed or reset == NONE:
+                    v[k] = uu
+                elif reset == SUBTRACT:
+                    v[k] = uu - sp * th
+                else:
+                    v[k] = uu * (one - sp)
+        for k in range(n):
+            v_fin[lo + k] = v[k]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def leaky_backward(gs, gv_fin, u, sg, v0, beta, thr, one, zero, reset, delayed, dx, dv0, dbeta, dthr):
+    # pragma: no cover - compiled
+    """``lif_backward`` specialised to first order, detached reset, spike gradient, no traces."""
+    T, M = u.shape
+    nblocks = (M + BLOCK - 1) // BLOCK
+    for b in prange(nblocks):
+        lo = b * BLOCK
+        hi = min(lo + BLOCK, M)
+        n = hi - lo
+        lam = gv_fin[lo:hi].copy()
+        db = np.zeros(n, dtype=u.dtype)
+        dth = np.zeros(n, dtype=u.dtype)
+        thb = thr[lo:hi]
+        btb = beta[lo:hi]
+        for t in range(T - 1, -1, -1):
+            ut = u[t, lo:hi]
+            gst = gs[t, lo:hi]
+            sgt = sg[t, lo:hi]
+            dxt = dx[t, lo:hi]
+            up = u[t - 1, lo:hi] if t > 0 else v0[lo:hi]
+            for k in range(n):
+                th = thb[k]
+                bt = btb[k]
+                g = gst[k] * sgt[k]
+                gv = lam[k]
+                if delayed or reset == NONE:
+                    du = gv + g
+                    dth[k] -= g
+                elif reset == SUBTRACT:
+                    du = gv + g
+                    sp = one if ut[k] - th > 0 else zero
+                    dth[k] -= g + gv * sp
+                else:
+                    sp = one if ut[k] - th > 0 else zero
+                    du = gv * (one - sp) + g
+                    dth[k] -= g
+                upk = up[k]
+                if t == 0 or delayed or reset == NONE:
+                    vp = upk
+                else:
+                    spp = one if upk - th > 0 else zero
+                    vp = upk - spp * th if reset == SUBTRACT else upk * (one - spp)
+                if delayed and reset == SUBTRACT:
+                    r = one if vp - th > 0 else zero
+                    lam[k] = du * bt
+                    db[k] += du * vp
+                    dth[k] -= du * r
+                elif delayed and reset == ZERO:
+                    r = one if vp - th > 0 else zero
+                    lam[k] = du * bt * (one - r)
+                    db[k] += du * (one - r) * vp
+                else:
+                    lam[k] = du * bt
+                    db[k] += du * vp
+                dxt[k] = du
+        for k in range(n):
+            j = lo + k
+            dv0[j] = lam[k]
+            dbeta[j] = db[k]
+            dthr[j] = dth[k]
+
+
+def empty(dtype: np.dtype) -> np.ndarray:
+    """A placeholder [1, 1] array for arguments a configuration does not use."""
+    return np.zeros((1, 1), dtype=dtype)

@@ -1,0 +1,259 @@
+"""Fused CPU backend: compiled forward and hand-written backward through time (numba).
+
+Covers leaky (and IF), lapicque, synaptic, li and cuba_li with every reset mode, reset_delay
+both ways, detach_reset both ways, scalar or per-neuron beta / alpha / threshold (with their
+gradients), graded spikes and any surrogate. Winner-take-all inhibition, the alpha, adaptive
+and recurrent models and dtypes other than float32/float64 go to ``reference``.
+
+Saved for backward: the pre-reset membrane u [T, B, ...] (spikes and post-reset membranes
+are recomputed from it bit for bit), plus the current trace i for second-order models, and
+O(B x N) tensors. No per-step autograd graph is built.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..functional.options import SpikeOptions
+from ..functional.states import LeakyState, SynapticState
+
+try:  # numba is a dependency; without it this backend declares itself unavailable
+    import numba
+
+    if numba.config.THREADING_LAYER == "default":
+        # numba's OpenMP layer would share (and resize) torch's OpenMP pool; its own pool does not
+        numba.config.THREADING_LAYER = "workqueue"
+
+    from . import _lif_numba as _nb
+except ImportError:  # pragma: no cover - exercised only on installs without numba
+    numba = None
+    _nb = None
+
+MODELS = ("leaky", "lapicque", "synaptic", "li", "cuba_li")
+_RESET_CODE = {"none": 0, "subtract": 1, "zero": 2}
+
+
+class _Config(NamedTuple):
+    reset: int
+    delayed: bool
+    clears_input: bool
+    second: bool
+    detach: bool
+    record: bool
+    surrogate: Any
+
+
+def supports(model: str, x: Tensor, opts: SpikeOptions | None) -> bool:
+    """True for the LIF family on CPU float32/float64 tensors without inhibition.
+
+    Under ``torch.compile`` the compiled kernels cannot be traced, so ``auto`` takes reference.
+    """
+    return (
+        _nb is not None
+        and not torch.compiler.is_compiling()
+        and model in MODELS
+        and x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and not (opts is not None and opts.inhibition)
+    )
+
+
+def _flat(t: Tensor, feature_shape: torch.Size, m: int) -> np.ndarray:
+    """Expand a scalar / per-neuron / per-sample tensor to [M] and view it as numpy."""
+    return t.detach().expand(feature_shape).reshape(m).contiguous().numpy()
+
+
+def _reduce(g: Tensor, shape: torch.Size) -> Tensor:
+    """Sum a gradient [B, ...] down to a broadcast parameter's shape."""
+    if len(shape) == 0:
+        return g.sum()
+    lead = g.dim() - len(shape)
+    if lead > 0:
+        g = g.sum(dim=tuple(range(lead)))
+    dims = tuple(d for d, n in enumerate(shape) if n == 1 and g.shape[d] != 1)
+    return g.sum(dim=dims, keepdim=True) if dims else g
+
+
+# numba's workqueue pool does not accept concurrent launches from several Python threads
+KERNEL_LOCK = threading.Lock()
+
+
+def _threads() -> None:
+    """Run the kernels on the calling thread unless SPIKEFLOW_NUMBA_THREADS asks for more.
+
+    The kernels are memory-bound; a second numba pool next to torch's OpenMP pool
+    oversubscribed our 2-core machine (10x slower fwd+bwd at 2 torch threads).
+    """
+    n = max(1, min(int(os.environ.get("SPIKEFLOW_NUMBA_THREADS", "1")), numba.config.NUMBA_NUM_THREADS))
+    if numba.get_num_threads() != n:
+        numba.set_num_threads(n)
+
+
+_CHUNK_ELEMS = 1 << 20  # few large ops: small ones stall under 2-thread OpenMP on a loaded machine
+
+
+def _surrogate_grad(sur: Any, u: Tensor, thr: Tensor) -> Tensor:
+    """sg[t] = sur.grad(u[t] - thr, H(u[t] - thr)) over [T, M], in cache-sized chunks of steps."""
+    T, m = u.shape
+    sg = torch.empty_like(u)
+    step = max(1, _CHUNK_ELEMS // max(1, m))
+    for t0 in range(0, T, step):
+        shifted = u[t0 : t0 + step] - thr
+        sg[t0 : t0 + step] = sur.grad(shifted, (shifted > 0).to(u.dtype))
+    return sg
+
+
+class _FusedLIF(torch.autograd.Function):
+    """(x, v0, i0, alpha, beta, thr) -> (s, v trace, i trace, v final, i final) over [T, B, ...]."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, v0: Tensor, i0: Tensor, alpha: Tensor, beta: Tensor, thr: Tensor, cfg: _Config):  # type: ignore[override]
+        T = x.shape[0]
+        fshape = x.shape[1:]
+        m = int(np.prod(fshape)) if len(fshape) else 1
+        dt = x.dtype
+        npd = np.float32 if dt == torch.float32 else np.float64
+        xs = x.detach().reshape(T, m).contiguous()
+        u = torch.empty((T, m), dtype=dt)
+        s = torch.empty((T, m), dtype=dt)
+        itr = torch.empty((T, m), dtype=dt) if cfg.second else None
+        vtr_needed = cfg.record and not cfg.delayed and cfg.reset != 0
+        vtr = torch.empty((T, m), dtype=dt) if vtr_needed else None
+        v_fin = torch.empty(m, dtype=dt)
+        i_fin = torch.empty(m, dtype=dt)
+        v0f, i0f = _flat(v0, fshape, m), _flat(i0, fshape, m)
+        af, bf, tf = _flat(alpha, fshape, m), _flat(beta, fshape, m), _flat(thr, fshape, m)
+        ph = _nb.empty(npd)
+        with KERNEL_LOCK:
+            _threads()
+            if not cfg.second and not vtr_needed:
+                i_fin.zero_()
+                _nb.leaky_forward(xs.numpy(), v0f, bf, tf, npd(1), npd(0), cfg.reset, cfg.delayed,
+                                  u.numpy(), s.numpy(), v_fin.numpy())
+            else:
+                _nb.lif_forward(
+                    xs.numpy(), v0f, i0f, af, bf, tf, npd(1), npd(0),
+                    cfg.reset, cfg.delayed, cfg.clears_input, cfg.second, vtr_needed,
+                    u.numpy(), s.numpy(), ph if itr is None else itr.numpy(), ph if vtr is None else vtr.numpy(),
+                    v_fin.numpy(), i_fin.numpy(),
+                )
+        if cfg.record:
+            v_trace = (vtr if vtr_needed else u).view(x.shape)
+            i_trace = itr.view(x.shape) if cfg.second else x.new_empty(0)
+        else:
+            v_trace = i_trace = x.new_empty(0)
+        ctx.cfg = cfg
+        ctx.shapes = (x.shape, alpha.shape, beta.shape, thr.shape)
+        ctx.save_for_backward(u, itr if itr is not None else x.new_empty(0), v0, i0, alpha, beta, thr)
+        ctx.mark_non_differentiable(*([] if cfg.record else [v_trace, i_trace]))
+        ctx.set_materialize_grads(False)
+        return s.view(x.shape), v_trace, i_trace, v_fin.view(fshape), i_fin.view(fshape)
+
+    @staticmethod
+    def backward(ctx, gs, gvtr, gitr, gv_fin, gi_fin):  # type: ignore[override]
+        cfg: _Config = ctx.cfg
+        xshape, ashape, bshape, tshape = ctx.shapes
+        u, itr, v0, i0, alpha, beta, thr = ctx.saved_tensors
+        T, m = u.shape
+        fshape = xshape[1:]
+        dt = u.dtype
+        npd = np.float32 if dt == torch.float32 else np.float64
+        ph = _nb.empty(npd)
+        tf = _flat(thr, fshape, m)
+        thr_b = torch.from_numpy(tf)
+        # surrogate derivative, vectorised on the recomputed shifted membranes
+        has_gs = gs is not None
+        need_sg = has_gs or (cfg.reset != 0 and not cfg.detach)
+        if need_sg:
+            sg = _surrogate_grad(cfg.surrogate, u, thr_b)
+            v0s = v0.detach().expand(fshape).reshape(m) - thr_b
+            sg0 = cfg.surrogate.grad(v0s, (v0s > 0).to(dt)).to(dt).contiguous()
+        else:
+            sg, sg0 = torch.zeros((1, 1), dtype=dt), torch.zeros(m, dtype=dt)
+            has_gs = False
+        gs_n = gs.reshape(T, m).contiguous().numpy() if has_gs else ph
+        has_vtr = gvtr is not None and gvtr.numel() > 0
+        has_itr = gitr is not None and gitr.numel() > 0
+        gv_n = gvtr.reshape(T, m).contiguous().numpy() if has_vtr else ph
+        gi_n = gitr.reshape(T, m).contiguous().numpy() if has_itr else ph
+        zeros_m = np.zeros(m, dtype=npd)
+        gvf = gv_fin.reshape(m).contiguous().numpy() if gv_fin is not None else zeros_m
+        gif = gi_fin.reshape(m).contiguous().numpy() if gi_fin is not None else zeros_m
+        dx = torch.empty((T, m), dtype=dt)
+        grads = [torch.empty(m, dtype=dt) for _ in range(5)]
+        with KERNEL_LOCK:
+            _threads()
+            if not cfg.second and cfg.detach and has_gs and not has_vtr:
+                dv0, dbeta, dthr = grads[0], grads[3], grads[4]
+                _nb.leaky_backward(
+                    gs_n, gvf, u.numpy(), sg.numpy(), _flat(v0, fshape, m), _flat(beta, fshape, m), tf,
+                    npd(1), npd(0), cfg.reset, cfg.delayed, dx.numpy(), dv0.numpy(), dbeta.numpy(), dthr.numpy(),
+                )
+            else:
+                _nb.lif_backward(
+                    gs_n, gv_n, gi_n, gvf, gif, u.numpy(), sg.numpy(), sg0.numpy(),
+                    itr.numpy() if cfg.second else ph,
+                    _flat(v0, fshape, m), _flat(i0, fshape, m), _flat(alpha, fshape, m), _flat(beta, fshape, m), tf,
+                    npd(1), npd(0), cfg.reset, cfg.delayed, cfg.clears_input, cfg.second, cfg.detach,
+                    has_gs, has_vtr, has_itr, need_sg, dx.numpy(), *(g.numpy() for g in grads),
+                )
+        dv0, di0, dalpha, dbeta, dthr = (g.view(fshape) for g in grads)
+        need = ctx.needs_input_grad
+        return (
+            dx.view(xshape) if need[0] else None,
+            _reduce(dv0, v0.shape) if need[1] else None,
+            _reduce(di0, i0.shape) if need[2] and cfg.second else None,
+            _reduce(dalpha, ashape) if need[3] and cfg.second else None,
+            _reduce(dbeta, bshape) if need[4] else None,
+            _reduce(dthr, tshape) if need[5] else None,
+            None,
+        )
+
+
+def _scale(out: Tensor, graded: Any) -> Tensor:
+    """out * graded, skipped when graded is a constant 1."""
+    if isinstance(graded, Tensor):
+        if not graded.requires_grad and graded.numel() == 1 and float(graded) == 1.0:
+            return out
+        return out * graded
+    return out if graded == 1 else out * graded
+
+
+def run(
+    model: str, x: Tensor, state: NamedTuple, params: dict[str, Any], opts: SpikeOptions | None, record: bool
+) -> tuple[Tensor, NamedTuple]:
+    """Run ``model`` over x [T, B, ...] from ``state``; see ``spikeflow.kernels.run``."""
+    zero = x.new_zeros(())
+    if model in ("li", "cuba_li"):
+        cfg_reset, delayed, detach, surrogate = 0, True, True, None
+    else:
+        assert opts is not None
+        cfg_reset, delayed, detach, surrogate = _RESET_CODE[opts.reset], opts.reset_delay, opts.detach, opts.surrogate
+    second = model in ("synaptic", "cuba_li", "lapicque")
+    clears_input = model in ("synaptic", "lapicque")
+    spiking = model not in ("li", "cuba_li")
+    cfg = _Config(cfg_reset, delayed, clears_input, second, detach, record or not spiking, surrogate)
+    if model == "lapicque":  # x -> gain x, then a second-order run with alpha = 0 (i[t] = x[t])
+        x = params["gain"] * x
+        v0, i0, alpha, beta = state.v, zero, zero, params["decay"]
+    elif model in ("synaptic", "cuba_li"):
+        i0, v0 = state
+        alpha, beta = params["alpha"], params["beta"]
+    else:
+        v0, i0, alpha, beta = state.v, zero, zero, params["beta"]
+    thr = params["threshold"] if spiking else x.new_full((), float("inf"))
+    s, v_tr, i_tr, v_fin, i_fin = _FusedLIF.apply(x, v0, i0, alpha, beta, thr, cfg)
+    if not spiking:
+        final = LeakyState(v_fin) if model == "li" else SynapticState(i_fin, v_fin)
+        trace = LeakyState(v_tr) if model == "li" else SynapticState(i_tr, v_tr)
+        return v_tr, (trace if record else final)
+    out = _scale(s, params["graded"])
+    if model == "synaptic":
+        return out, (SynapticState(i_tr, v_tr) if record else SynapticState(i_fin, v_fin))
+    return out, (LeakyState(v_tr) if record else LeakyState(v_fin))
