@@ -11,7 +11,7 @@ All formulas are written so that no overflow can produce NaN or inf for any fini
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
@@ -57,6 +57,15 @@ class Surrogate:
         """dS/dx used in the backward pass (same shape as ``x``)."""
         raise NotImplementedError
 
+    def kernel_formula(self) -> "tuple[Callable[..., Any], tuple[float, ...]] | None":
+        """Optional: ``(f, consts)`` with ``grad(x, spike) == f(x, spike, *consts)``.
+
+        ``f`` uses only arithmetic on its arguments, so compiled kernels can evaluate it on
+        scalars (constants arrive as arguments, cast to the data's precision). None: kernels
+        call ``grad`` on tensors.
+        """
+        return None
+
     def __call__(self, x: Tensor) -> Tensor:
         return _SpikeFunction.apply(x, self)
 
@@ -78,6 +87,12 @@ def _check_positive(name: str, value: float) -> float:
     return value
 
 
+def _atan_grad(x: Any, spike: Any, half_alpha: Any, scale: Any, one: Any) -> Any:
+    """(alpha/2) / (1 + (pi/2 * alpha * x)^2) with half_alpha = alpha/2, scale = pi/2 * alpha, one = 1."""
+    y = scale * x
+    return half_alpha / (one + y * y)
+
+
 class ATan(Surrogate):
     """dS/dx = (alpha/2) / (1 + (pi/2 * alpha * x)^2)  (Fang et al. 2021; snnTorch's default)."""
 
@@ -85,7 +100,12 @@ class ATan(Surrogate):
         self.alpha = _check_positive("alpha", alpha)
 
     def grad(self, x: Tensor, spike: Tensor) -> Tensor:
-        return (self.alpha / 2) / (1 + (math.pi / 2 * self.alpha * x).square())
+        return _atan_grad(x, spike, self.alpha / 2, math.pi / 2 * self.alpha, 1)
+
+    def kernel_formula(self) -> "tuple[Callable[..., Any], tuple[float, ...]] | None":
+        if type(self).grad is not ATan.grad:  # a subclass changed the derivative
+            return None
+        return _atan_grad, (self.alpha / 2, math.pi / 2 * self.alpha, 1.0)
 
 
 class FastSigmoid(Surrogate):

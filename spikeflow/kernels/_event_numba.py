@@ -56,20 +56,31 @@ def spmm(indptr, indices, values, wt, bias, has_bias, out):  # pragma: no cover 
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def spmm_t(indptr, indices, values, g, dwt):  # pragma: no cover - compiled
+def spmm_t(indptr, indices, values, g, dwt, cols):  # pragma: no cover - compiled
     """dwt[i, :] = sum over events (r, i) of values * g[r, :]  (dwt zero-filled by the caller).
 
-    Parallel over column blocks of the output so that no two threads write the same entry.
+    Parallel over column blocks of ``cols`` outputs so that no two threads write the same
+    entry (one block per thread: ``span``). Rows are taken as 1-d slices, which lets LLVM
+    vectorise the inner loop (2-d indexing of dwt and g did not: 7x slower). Every entry
+    sums its events in (r, p) order whatever ``cols`` is, so results do not depend on it.
     """
     R = g.shape[0]
     n_out = g.shape[1]
-    nblocks = (n_out + COLS - 1) // COLS
+    nblocks = (n_out + cols - 1) // cols
     for b in prange(nblocks):
-        lo = b * COLS
-        hi = min(lo + COLS, n_out)
+        lo = b * cols
+        hi = min(lo + cols, n_out)
+        n = hi - lo
         for r in range(R):
+            gr = g[r, lo:hi]
             for p in range(indptr[r], indptr[r + 1]):
-                i = indices[p]
+                row = dwt[indices[p], lo:hi]
                 val = values[p]
-                for o in range(lo, hi):
-                    dwt[i, o] += val * g[r, o]
+                for o in range(n):
+                    row[o] += val * gr[o]
+
+
+def span(n_out: int, threads: int) -> int:
+    """Output columns per parallel block of ``spmm_t``: one block per thread, at least COLS."""
+    per = (n_out + threads - 1) // max(1, threads)
+    return max(COLS, per) if threads > 1 else max(1, n_out)

@@ -12,11 +12,19 @@ Per neuron, with inp[t] = x[t] (first order) or i[t] = alpha i[t-1] + x[t] (seco
     v[t] = u[t] - s[t] thr  |  u[t] (1 - s[t])  |  u[t]   (same-step reset / delayed or none)
 
 Every operation is written in the order of ``spikeflow.functional`` so that float results
-match the reference bit for bit. The surrogate derivative is not computed here: the caller
-passes sg[t] = surrogate.grad(u[t] - thr, s[t]) (vectorised torch), so any surrogate works.
+match the reference bit for bit. The surrogate derivative is mostly not computed here: the
+caller passes sg[t] = surrogate.grad(u[t] - thr, s[t]) (vectorised torch), so any surrogate
+works; ``leaky_backward_dx`` instead evaluates a surrogate's scalar ``kernel_formula`` inline.
+
+Every kernel exists twice: parallel over neuron spans (``prange``) and a serial twin used at
+one thread (``kernel(name, threads)``).
 """
 
 from __future__ import annotations
+
+import functools
+import types
+from typing import Any
 
 import numba
 import numpy as np
@@ -24,19 +32,30 @@ from numba import prange
 
 # reset codes
 NONE, SUBTRACT, ZERO = 0, 1, 2
-BLOCK = 64
+BLOCK = 64  # spans are multiples of this many neurons (cache-line aligned for float32/64)
+
+
+def span(m: int, threads: int) -> int:
+    """Neurons per parallel chunk (``blk`` argument of the kernels): one contiguous span per thread.
+
+    Each chunk walks time over its span of every [T, M] row; a long contiguous span keeps the
+    row accesses streaming (short blocks strided by M cost a cache miss per row and array).
+    """
+    per = (m + threads - 1) // max(1, threads)
+    return max(BLOCK, (per + BLOCK - 1) // BLOCK * BLOCK)
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def lif_forward(
-    x, v0, i0, alpha, beta, thr, one, zero, reset, delayed, clears_input, second, record, u, s, itr, vtr, v_fin, i_fin
+    x, v0, i0, alpha, beta, thr, one, zero, reset, delayed, clears_input, second, record, blk,
+    u, s, itr, vtr, v_fin, i_fin,
 ):  # pragma: no cover - compiled
     """Fill u, s [T, M] (and itr when second, vtr when record and same-step), v_fin, i_fin [M]."""
     T, M = x.shape
-    nblocks = (M + BLOCK - 1) // BLOCK
+    nblocks = (M + blk - 1) // blk
     for b in prange(nblocks):
-        lo = b * BLOCK
-        hi = min(lo + BLOCK, M)
+        lo = b * blk
+        hi = min(lo + blk, M)
         n = hi - lo
         v = v0[lo:hi].copy()
         cur = i0[lo:hi].copy()
@@ -91,7 +110,7 @@ def lif_forward(
 @numba.njit(parallel=True, cache=True, nogil=True)
 def lif_backward(
     gs, gvtr, gitr, gv_fin, gi_fin, u, sg, sg0, itr, v0, i0, alpha, beta, thr, one, zero,
-    reset, delayed, clears_input, second, detach, has_gs, has_vtr, has_itr, has_sg,
+    reset, delayed, clears_input, second, detach, has_gs, has_vtr, has_itr, has_sg, blk,
     dx, dv0, di0, dalpha, dbeta, dthr,
 ):  # pragma: no cover - compiled
     """Backward through time of ``lif_forward``; writes dx [T, M] and dv0, di0, dalpha, dbeta, dthr [M].
@@ -100,10 +119,10 @@ def lif_backward(
     whose flag is off are [1, 1] placeholders and only their first row is ever sliced.
     """
     T, M = u.shape
-    nblocks = (M + BLOCK - 1) // BLOCK
+    nblocks = (M + blk - 1) // blk
     for b in prange(nblocks):
-        lo = b * BLOCK
-        hi = min(lo + BLOCK, M)
+        lo = b * blk
+        hi = min(lo + blk, M)
         n = hi - lo
         lam = gv_fin[lo:hi].copy()
         mu = gi_fin[lo:hi].copy()
@@ -210,13 +229,13 @@ def lif_backward(
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def leaky_forward(x, v0, beta, thr, one, zero, reset, delayed, u, s, v_fin):  # pragma: no cover - compiled
+def leaky_forward(x, v0, beta, thr, one, zero, reset, delayed, blk, u, s, v_fin):  # pragma: no cover - compiled
     """``lif_forward`` specialised to first order without traces (Leaky/IF training and inference)."""
     T, M = x.shape
-    nblocks = (M + BLOCK - 1) // BLOCK
+    nblocks = (M + blk - 1) // blk
     for b in prange(nblocks):
-        lo = b * BLOCK
-        hi = min(lo + BLOCK, M)
+        lo = b * blk
+        hi = min(lo + blk, M)
         n = hi - lo
         v = v0[lo:hi].copy()
         thb = thr[lo:hi]
@@ -250,14 +269,14 @@ def leaky_forward(x, v0, beta, thr, one, zero, reset, delayed, u, s, v_fin):  # 
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def leaky_backward(gs, gv_fin, u, sg, v0, beta, thr, one, zero, reset, delayed, dx, dv0, dbeta, dthr):
+def leaky_backward(gs, gv_fin, u, sg, v0, beta, thr, one, zero, reset, delayed, blk, dx, dv0, dbeta, dthr):
     # pragma: no cover - compiled
     """``lif_backward`` specialised to first order, detached reset, spike gradient, no traces."""
     T, M = u.shape
-    nblocks = (M + BLOCK - 1) // BLOCK
+    nblocks = (M + blk - 1) // blk
     for b in prange(nblocks):
-        lo = b * BLOCK
-        hi = min(lo + BLOCK, M)
+        lo = b * blk
+        hi = min(lo + blk, M)
         n = hi - lo
         lam = gv_fin[lo:hi].copy()
         db = np.zeros(n, dtype=u.dtype)
@@ -310,6 +329,107 @@ def leaky_backward(gs, gv_fin, u, sg, v0, beta, thr, one, zero, reset, delayed, 
             dv0[j] = lam[k]
             dbeta[j] = db[k]
             dthr[j] = dth[k]
+
+
+@numba.njit(nogil=True, cache=True)
+def _sgf(x, spike, one):  # pragma: no cover - compiled
+    """The surrogate ``leaky_backward_dx`` evaluates: 1, for a gs that already holds gs * sg
+    (exact: g * 1 == g). ``with_formula`` builds variants where this global is a surrogate's
+    ``kernel_formula``."""
+    return one
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def leaky_backward_dx(gs, u, vprev, lam_io, beta, thr, one, zero, reset, delayed, blk, dx, sgc):
+    # pragma: no cover - compiled
+    """One chunk of steps of ``leaky_backward`` without the beta / threshold gradients.
+
+    gs, u, dx [Tc, M] are the chunk's rows of the spike gradient, the pre-reset membranes and
+    the input gradient; vprev [M] is the membrane the chunk started from (u of the step before
+    it, or v0); lam_io [M] holds dL/dv after the chunk on entry and dL/dv before it on exit.
+    The surrogate derivative is evaluated inline: sg = _sgf(u - thr, H(u - thr), *sgc) (1 here,
+    with gs holding gs * sg; a surrogate's ``kernel_formula`` in ``with_formula``). Same
+    operations in the same order as ``leaky_backward`` for dx and dv0, one branch-free inner
+    loop per reset mode.
+    """
+    Tc, M = gs.shape
+    nblocks = (M + blk - 1) // blk
+    for b in prange(nblocks):
+        lo = b * blk
+        hi = min(lo + blk, M)
+        n = hi - lo
+        lam = lam_io[lo:hi].copy()
+        thb = thr[lo:hi]
+        btb = beta[lo:hi]
+        for t in range(Tc - 1, -1, -1):
+            gst = gs[t, lo:hi]
+            ut = u[t, lo:hi]
+            dxt = dx[t, lo:hi]
+            if delayed and reset == ZERO:
+                up = u[t - 1, lo:hi] if t > 0 else vprev[lo:hi]
+                for k in range(n):
+                    sh = ut[k] - thb[k]
+                    sp = one if sh > 0 else zero
+                    du = lam[k] + gst[k] * _sgf(sh, sp, *sgc)
+                    r = one if up[k] - thb[k] > 0 else zero
+                    lam[k] = du * btb[k] * (one - r)
+                    dxt[k] = du
+            elif reset == ZERO and not delayed:
+                for k in range(n):
+                    sh = ut[k] - thb[k]
+                    sp = one if sh > 0 else zero
+                    du = lam[k] * (one - sp) + gst[k] * _sgf(sh, sp, *sgc)
+                    lam[k] = du * btb[k]
+                    dxt[k] = du
+            else:
+                for k in range(n):
+                    sh = ut[k] - thb[k]
+                    sp = one if sh > 0 else zero
+                    du = lam[k] + gst[k] * _sgf(sh, sp, *sgc)
+                    lam[k] = du * btb[k]
+                    dxt[k] = du
+        for k in range(n):
+            lam_io[lo + k] = lam[k]
+
+
+def _twin(kernel: Any, suffix: str, globals_: dict[str, Any]) -> Any:
+    """A copy of ``kernel``'s Python function under another name, with its globals updated."""
+    py = kernel.py_func
+    twin = types.FunctionType(py.__code__, {**py.__globals__, **globals_}, py.__name__ + suffix, py.__defaults__,
+                              py.__closure__)
+    twin.__qualname__ = py.__qualname__ + suffix
+    twin.__doc__ = py.__doc__
+    return twin
+
+
+def _serial(kernel: Any) -> Any:
+    """The same kernel compiled without threading (prange runs as range): no parallel launch
+    cost, which matters for the many short chunked calls at one thread."""
+    options = {"error_model": kernel.targetoptions.get("error_model", "python")}
+    return numba.njit(cache=True, nogil=True, **options)(_twin(kernel, "_serial", {}))
+
+
+@functools.lru_cache(maxsize=None)
+def with_formula(formula: Any, threads: int) -> Any:
+    """``leaky_backward_dx`` evaluating the scalar surrogate ``formula`` inline.
+
+    Compiled once per process and formula, not cached on disk: numba's cache could not see a
+    change of the formula (it lives in another module) and would return stale code.
+    """
+    sgf = numba.njit(nogil=True, error_model="numpy")(formula)  # LLVM inlines it
+    twin = _twin(leaky_backward_dx, "_formula", {"_sgf": sgf})
+    return numba.njit(parallel=threads > 1, nogil=True, error_model="numpy")(twin)
+
+
+_PARALLEL = {
+    k.py_func.__name__: k for k in (lif_forward, lif_backward, leaky_forward, leaky_backward, leaky_backward_dx)
+}
+_SERIAL = {name: _serial(k) for name, k in _PARALLEL.items()}
+
+
+def kernel(name: str, threads: int) -> Any:
+    """Kernel ``name`` for ``threads`` numba threads (the serial twin at one thread)."""
+    return _SERIAL[name] if threads == 1 else _PARALLEL[name]
 
 
 def empty(dtype: np.dtype) -> np.ndarray:

@@ -7,11 +7,16 @@ and recurrent models and dtypes other than float32/float64 go to ``reference``.
 
 Saved for backward: the pre-reset membrane u [T, B, ...] (spikes and post-reset membranes
 are recomputed from it bit for bit), plus the current trace i for second-order models, and
-O(B x N) tensors. No per-step autograd graph is built.
+O(B x N) tensors. No per-step autograd graph is built. In the common training case (first
+order, detached reset, beta and threshold without gradient, no recorded trace) the input x
+(typically a Linear's output, which exists anyway) and one [B x N] checkpoint per chunk of
+steps are saved instead of u; the backward recomputes u a cache-sized chunk at a time and
+evaluates the surrogate inside the compiled recurrence when it has a ``kernel_formula``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from typing import Any, NamedTuple
@@ -84,8 +89,10 @@ def _reduce(g: Tensor, shape: torch.Size) -> Tensor:
 KERNEL_LOCK = threading.Lock()
 
 
-def _threads() -> None:
+def _threads() -> int:
     """Run the kernels on the calling thread unless SPIKEFLOW_NUMBA_THREADS asks for more.
+
+    Returns the number of numba threads the kernels will use.
 
     The kernels are memory-bound; a second numba pool next to torch's OpenMP pool
     oversubscribed our 2-core machine (10x slower fwd+bwd at 2 torch threads).
@@ -93,20 +100,118 @@ def _threads() -> None:
     n = max(1, min(int(os.environ.get("SPIKEFLOW_NUMBA_THREADS", "1")), numba.config.NUMBA_NUM_THREADS))
     if numba.get_num_threads() != n:
         numba.set_num_threads(n)
+    return n
 
 
-_CHUNK_ELEMS = 1 << 20  # few large ops: small ones stall under 2-thread OpenMP on a loaded machine
+# 1 MB of float32 per temporary: large enough that per-op overhead and OpenMP stalls stay small,
+# small enough to stay in cache and below glibc's mmap threshold (4 MB temporaries were
+# mmap'ed, page-faulted and unmapped on every op: 5x slower)
+_CHUNK_ELEMS = 1 << 18
+
+
+def _heaviside(shifted: Tensor) -> Tensor:
+    """H(shifted) as 0/1 in shifted's dtype: ``gt`` writing floats directly (8x faster than bool .to())."""
+    return torch.gt(shifted, 0, out=torch.empty_like(shifted))
 
 
 def _surrogate_grad(sur: Any, u: Tensor, thr: Tensor) -> Tensor:
     """sg[t] = sur.grad(u[t] - thr, H(u[t] - thr)) over [T, M], in cache-sized chunks of steps."""
     T, m = u.shape
-    sg = torch.empty_like(u)
+    sg = _big(tuple(u.shape), u.dtype)
     step = max(1, _CHUNK_ELEMS // max(1, m))
     for t0 in range(0, T, step):
         shifted = u[t0 : t0 + step] - thr
-        sg[t0 : t0 + step] = sur.grad(shifted, (shifted > 0).to(u.dtype))
+        sg[t0 : t0 + step] = sur.grad(shifted, _heaviside(shifted))
     return sg
+
+
+def _big(shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+    """An uninitialised [T, M] buffer from numpy's allocator, which asks Linux for transparent
+    huge pages on large arrays: first touch costs a few 2 MB faults instead of one 4 kB fault
+    per page (a fresh [T, M] buffer is allocated on every call)."""
+    return torch.from_numpy(np.empty(shape, dtype=np.float32 if dtype == torch.float32 else np.float64))
+
+
+def _chunks(T: int, m: int) -> list[tuple[int, int]]:
+    """[t0, t1) step ranges of about _CHUNK_ELEMS elements each, in time order."""
+    step = max(1, _CHUNK_ELEMS // max(1, m))
+    return [(t0, min(t0 + step, T)) for t0 in range(0, T, step)]
+
+
+def _consts(dt: torch.dtype) -> tuple[Any, Any]:
+    npd = np.float32 if dt == torch.float32 else np.float64
+    return npd(1), npd(0)
+
+
+def _leaky_forward_ckpt(
+    cfg: _Config, xs: Tensor, v0f: np.ndarray, bf: np.ndarray, tf: np.ndarray, threads: int, blk: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Spikes s [T, M], final v [M] and checkpoints [C, M] (the state entering each chunk).
+
+    The pre-reset membranes u are computed a chunk at a time into one cache-sized scratch
+    buffer and not kept: the backward recomputes them from xs and the checkpoints (bit for bit).
+    """
+    T, m = xs.shape
+    one, zero = _consts(xs.dtype)
+    chunks = _chunks(T, m)
+    s = _big((T, m), xs.dtype)
+    ckpt = torch.empty((len(chunks), m), dtype=xs.dtype)
+    ubuf = np.empty((chunks[0][1] if chunks else 0, m), dtype=xs.numpy().dtype)
+    v = v0f.copy()
+    fwd = _nb.kernel("leaky_forward", threads)
+    xn, sn, cn = xs.numpy(), s.numpy(), ckpt.numpy()
+    for c, (t0, t1) in enumerate(chunks):
+        cn[c] = v
+        fwd(xn[t0:t1], v, bf, tf, one, zero, cfg.reset, cfg.delayed, blk, ubuf[: t1 - t0], sn[t0:t1], v)
+    return s, torch.from_numpy(v), ckpt
+
+
+def _leaky_input_grad(
+    cfg: _Config, gs: Tensor, u: Tensor | None, xs: Tensor | None, ckpt: Tensor | None, thr_b: Tensor,
+    v0f: np.ndarray, bf: np.ndarray, tf: np.ndarray, threads: int, blk: int, dx: Tensor, lam: Tensor,
+) -> None:
+    """dx [T, M] and dL/dv0 (in ``lam``, which holds dL/dv[T-1] on entry) of a first-order run.
+
+    Detached reset, no beta / threshold gradients. Walks time backwards in cache-sized chunks.
+    A surrogate with a ``kernel_formula`` is evaluated inside the compiled recurrence; for any
+    other, g = gs * surrogate.grad(u - thr, H(u - thr)) is computed in torch for one chunk and
+    consumed at once. Neither sg nor a contiguous copy of gs is ever materialised at [T, M].
+    u is either saved, or (u None) recomputed per chunk from the saved input xs and the
+    forward's checkpoints.
+    """
+    T, m = dx.shape
+    gs2 = gs.detach().reshape(T, m)  # a view when gs is expanded (sum().backward()) or contiguous
+    gs2n = gs2.numpy()  # strides kept (0 for an expanded scalar)
+    one, zero = _consts(dx.dtype)
+    chunks = _chunks(T, m)
+    dxn, lamn = dx.numpy(), lam.numpy()
+    formula = cfg.surrogate.kernel_formula() if hasattr(cfg.surrogate, "kernel_formula") else None
+    if formula is None:
+        bwd, consts = _nb.kernel("leaky_backward_dx", threads), (one,)
+    else:  # constants in the data's precision, so that the compiled formula stays vectorisable
+        bwd, consts = _nb.with_formula(formula[0], threads), tuple(type(one)(c) for c in formula[1])
+    if u is None:
+        assert xs is not None and ckpt is not None
+        fwd = _nb.kernel("leaky_forward", threads)
+        xn, cn = xs.numpy(), ckpt.numpy()
+        ubuf = torch.empty((chunks[0][1] if chunks else 0, m), dtype=dx.dtype)
+        sbuf, vbuf = torch.empty_like(ubuf).numpy(), np.empty(m, dtype=xn.dtype)
+    for c in range(len(chunks) - 1, -1, -1):
+        t0, t1 = chunks[c]
+        if u is None:
+            uc = ubuf[: t1 - t0]
+            vprev = cn[c]
+            fwd(xn[t0:t1], vprev, bf, tf, one, zero, cfg.reset, cfg.delayed, blk, uc.numpy(), sbuf[: t1 - t0], vbuf)
+        else:
+            uc = u[t0:t1]
+            vprev = u.numpy()[t0 - 1] if t0 > 0 else v0f
+        if formula is None:  # surrogate without a kernel formula: gs * sg in torch, one chunk at a time
+            shifted = uc - thr_b
+            sg = cfg.surrogate.grad(shifted, _heaviside(shifted)).to(dx.dtype)
+            gc = (gs2[t0:t1] * sg).contiguous().numpy()
+        else:
+            gc = np.ascontiguousarray(gs2n[t0:t1])  # numpy: no OpenMP region per chunk
+        bwd(gc, uc.numpy(), vprev, lamn, bf, tf, one, zero, cfg.reset, cfg.delayed, blk, dxn[t0:t1], consts)
 
 
 class _FusedLIF(torch.autograd.Function):
@@ -116,30 +221,49 @@ class _FusedLIF(torch.autograd.Function):
     def forward(ctx, x: Tensor, v0: Tensor, i0: Tensor, alpha: Tensor, beta: Tensor, thr: Tensor, cfg: _Config):  # type: ignore[override]
         T = x.shape[0]
         fshape = x.shape[1:]
-        m = int(np.prod(fshape)) if len(fshape) else 1
+        m = math.prod(fshape)
         dt = x.dtype
         npd = np.float32 if dt == torch.float32 else np.float64
         xs = x.detach().reshape(T, m).contiguous()
-        u = torch.empty((T, m), dtype=dt)
-        s = torch.empty((T, m), dtype=dt)
-        itr = torch.empty((T, m), dtype=dt) if cfg.second else None
-        vtr_needed = cfg.record and not cfg.delayed and cfg.reset != 0
-        vtr = torch.empty((T, m), dtype=dt) if vtr_needed else None
-        v_fin = torch.empty(m, dtype=dt)
-        i_fin = torch.empty(m, dtype=dt)
+        need = ctx.needs_input_grad
+        # checkpointed: keep the input (usually the Linear output, alive anyway until saved here)
+        # instead of allocating u; backward recomputes u a chunk at a time
+        ckpt_mode = not cfg.second and not cfg.record and cfg.detach and not (need[4] or need[5])
         v0f, i0f = _flat(v0, fshape, m), _flat(i0, fshape, m)
         af, bf, tf = _flat(alpha, fshape, m), _flat(beta, fshape, m), _flat(thr, fshape, m)
+        ctx.cfg = cfg
+        ctx.shapes = (x.shape, alpha.shape, beta.shape, thr.shape)
+        ctx.ckpt = ckpt_mode
+        ctx.set_materialize_grads(False)
+        if ckpt_mode:
+            with KERNEL_LOCK:
+                threads = _threads()
+                s, v_fin, ckpt = _leaky_forward_ckpt(cfg, xs, v0f, bf, tf, threads, _nb.span(m, threads))
+            ctx.save_for_backward(xs, ckpt, v0, i0, alpha, beta, thr)
+            empty = x.new_empty(0)
+            ctx.mark_non_differentiable(empty, empty)
+            return s.view(x.shape), empty, empty, v_fin.view(fshape), x.new_zeros(fshape)
+        u = _big((T, m), dt)
+        s = _big((T, m), dt)
+        itr = _big((T, m), dt) if cfg.second else None
+        vtr_needed = cfg.record and not cfg.delayed and cfg.reset != 0
+        vtr = _big((T, m), dt) if vtr_needed else None
+        v_fin = torch.empty(m, dtype=dt)
+        i_fin = torch.empty(m, dtype=dt)
         ph = _nb.empty(npd)
         with KERNEL_LOCK:
-            _threads()
+            threads = _threads()
+            blk = _nb.span(m, threads)
             if not cfg.second and not vtr_needed:
                 i_fin.zero_()
-                _nb.leaky_forward(xs.numpy(), v0f, bf, tf, npd(1), npd(0), cfg.reset, cfg.delayed,
-                                  u.numpy(), s.numpy(), v_fin.numpy())
+                _nb.kernel("leaky_forward", threads)(
+                    xs.numpy(), v0f, bf, tf, npd(1), npd(0), cfg.reset, cfg.delayed, blk, u.numpy(), s.numpy(),
+                    v_fin.numpy(),
+                )
             else:
-                _nb.lif_forward(
+                _nb.kernel("lif_forward", threads)(
                     xs.numpy(), v0f, i0f, af, bf, tf, npd(1), npd(0),
-                    cfg.reset, cfg.delayed, cfg.clears_input, cfg.second, vtr_needed,
+                    cfg.reset, cfg.delayed, cfg.clears_input, cfg.second, vtr_needed, blk,
                     u.numpy(), s.numpy(), ph if itr is None else itr.numpy(), ph if vtr is None else vtr.numpy(),
                     v_fin.numpy(), i_fin.numpy(),
                 )
@@ -148,63 +272,85 @@ class _FusedLIF(torch.autograd.Function):
             i_trace = itr.view(x.shape) if cfg.second else x.new_empty(0)
         else:
             v_trace = i_trace = x.new_empty(0)
-        ctx.cfg = cfg
-        ctx.shapes = (x.shape, alpha.shape, beta.shape, thr.shape)
         ctx.save_for_backward(u, itr if itr is not None else x.new_empty(0), v0, i0, alpha, beta, thr)
         ctx.mark_non_differentiable(*([] if cfg.record else [v_trace, i_trace]))
-        ctx.set_materialize_grads(False)
         return s.view(x.shape), v_trace, i_trace, v_fin.view(fshape), i_fin.view(fshape)
 
     @staticmethod
     def backward(ctx, gs, gvtr, gitr, gv_fin, gi_fin):  # type: ignore[override]
         cfg: _Config = ctx.cfg
         xshape, ashape, bshape, tshape = ctx.shapes
-        u, itr, v0, i0, alpha, beta, thr = ctx.saved_tensors
-        T, m = u.shape
+        if ctx.ckpt:
+            xs, ckpt, v0, i0, alpha, beta, thr = ctx.saved_tensors
+            u = itr = None
+        else:
+            u, itr, v0, i0, alpha, beta, thr = ctx.saved_tensors
+            xs = ckpt = None
+        T = xshape[0]
         fshape = xshape[1:]
-        dt = u.dtype
+        m = math.prod(fshape)
+        dt = (u if u is not None else xs).dtype
         npd = np.float32 if dt == torch.float32 else np.float64
         ph = _nb.empty(npd)
         tf = _flat(thr, fshape, m)
         thr_b = torch.from_numpy(tf)
-        # surrogate derivative, vectorised on the recomputed shifted membranes
+        v0f, bf = _flat(v0, fshape, m), _flat(beta, fshape, m)
         has_gs = gs is not None
+        has_vtr = gvtr is not None and gvtr.numel() > 0
+        has_itr = gitr is not None and gitr.numel() > 0
+        need = ctx.needs_input_grad
+        # common training case: first order, detached reset, spike gradient only, fixed beta / thr
+        fast = not cfg.second and cfg.detach and has_gs and not has_vtr and not (need[4] or need[5])
+        if u is None and not fast:  # checkpointed forward, rare backward: recompute the whole u
+            assert xs is not None
+            u = _big((T, m), dt)
+            with KERNEL_LOCK:
+                threads = _threads()
+                _nb.kernel("leaky_forward", threads)(
+                    xs.numpy(), v0f, bf, tf, npd(1), npd(0), cfg.reset, cfg.delayed, _nb.span(m, threads),
+                    u.numpy(), _big((T, m), dt).numpy(), np.empty(m, dtype=npd),
+                )
+        # surrogate derivative, vectorised on the recomputed shifted membranes
         need_sg = has_gs or (cfg.reset != 0 and not cfg.detach)
-        if need_sg:
+        if fast:  # the surrogate is evaluated chunk by chunk inside _leaky_input_grad
+            sg = sg0 = None
+        elif need_sg:
             sg = _surrogate_grad(cfg.surrogate, u, thr_b)
             v0s = v0.detach().expand(fshape).reshape(m) - thr_b
-            sg0 = cfg.surrogate.grad(v0s, (v0s > 0).to(dt)).to(dt).contiguous()
+            sg0 = cfg.surrogate.grad(v0s, _heaviside(v0s)).to(dt).contiguous()
         else:
             sg, sg0 = torch.zeros((1, 1), dtype=dt), torch.zeros(m, dtype=dt)
             has_gs = False
-        gs_n = gs.reshape(T, m).contiguous().numpy() if has_gs else ph
-        has_vtr = gvtr is not None and gvtr.numel() > 0
-        has_itr = gitr is not None and gitr.numel() > 0
+        gs_n = gs.reshape(T, m).contiguous().numpy() if has_gs and not fast else ph
         gv_n = gvtr.reshape(T, m).contiguous().numpy() if has_vtr else ph
         gi_n = gitr.reshape(T, m).contiguous().numpy() if has_itr else ph
         zeros_m = np.zeros(m, dtype=npd)
         gvf = gv_fin.reshape(m).contiguous().numpy() if gv_fin is not None else zeros_m
         gif = gi_fin.reshape(m).contiguous().numpy() if gi_fin is not None else zeros_m
-        dx = torch.empty((T, m), dtype=dt)
+        dx = _big((T, m), dt)
         grads = [torch.empty(m, dtype=dt) for _ in range(5)]
         with KERNEL_LOCK:
-            _threads()
-            if not cfg.second and cfg.detach and has_gs and not has_vtr:
+            threads = _threads()
+            blk = _nb.span(m, threads)
+            if fast:
+                grads[0].copy_(torch.from_numpy(gvf))
+                _leaky_input_grad(cfg, gs, u, xs, ckpt, thr_b, v0f, bf, tf, threads, blk, dx, grads[0])
+            elif not cfg.second and cfg.detach and has_gs and not has_vtr:
                 dv0, dbeta, dthr = grads[0], grads[3], grads[4]
-                _nb.leaky_backward(
-                    gs_n, gvf, u.numpy(), sg.numpy(), _flat(v0, fshape, m), _flat(beta, fshape, m), tf,
-                    npd(1), npd(0), cfg.reset, cfg.delayed, dx.numpy(), dv0.numpy(), dbeta.numpy(), dthr.numpy(),
+                _nb.kernel("leaky_backward", threads)(
+                    gs_n, gvf, u.numpy(), sg.numpy(), v0f, bf, tf,
+                    npd(1), npd(0), cfg.reset, cfg.delayed, blk, dx.numpy(), dv0.numpy(), dbeta.numpy(),
+                    dthr.numpy(),
                 )
             else:
-                _nb.lif_backward(
+                _nb.kernel("lif_backward", threads)(
                     gs_n, gv_n, gi_n, gvf, gif, u.numpy(), sg.numpy(), sg0.numpy(),
                     itr.numpy() if cfg.second else ph,
                     _flat(v0, fshape, m), _flat(i0, fshape, m), _flat(alpha, fshape, m), _flat(beta, fshape, m), tf,
                     npd(1), npd(0), cfg.reset, cfg.delayed, cfg.clears_input, cfg.second, cfg.detach,
-                    has_gs, has_vtr, has_itr, need_sg, dx.numpy(), *(g.numpy() for g in grads),
+                    has_gs, has_vtr, has_itr, need_sg, blk, dx.numpy(), *(g.numpy() for g in grads),
                 )
         dv0, di0, dalpha, dbeta, dthr = (g.view(fshape) for g in grads)
-        need = ctx.needs_input_grad
         return (
             dx.view(xshape) if need[0] else None,
             _reduce(dv0, v0.shape) if need[1] else None,

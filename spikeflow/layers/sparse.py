@@ -56,8 +56,8 @@ class _EventLinearFn(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             dwt = torch.zeros((ctx.n_in, g.shape[1]), dtype=g.dtype)
             with KERNEL_LOCK:
-                _threads()
-                _nb.spmm_t(indptr.numpy(), indices.numpy(), values.numpy(), g.numpy(), dwt.numpy())
+                cols = _nb.span(g.shape[1], _threads())
+                _nb.spmm_t(indptr.numpy(), indices.numpy(), values.numpy(), g.numpy(), dwt.numpy(), cols)
             gw = dwt.t()
         gb = g.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
         return gx, gw, gb
