@@ -11,6 +11,7 @@ from .layers import LIFLayer, LIReadout
 from .losses import (
     accuracy_from_voltage,
     bump_silent,
+    bump_silent_labels,
     first_spike_times,
     max_voltage_cross_entropy,
     sum_exp_voltage_cross_entropy,
@@ -22,7 +23,8 @@ from .losses import (
 from .params import LIFParams
 
 __all__ = [
-    "LIFLayer", "LIFParams", "LIReadout", "accuracy_from_voltage", "bump_silent", "first_spike_times",
+    "LIFLayer", "LIFParams", "LIReadout", "accuracy_from_voltage", "bump_silent", "bump_silent_labels",
+    "first_spike_times",
     "li_discrete", "lif_discrete", "lif_event", "max_voltage_cross_entropy", "sum_exp_voltage_cross_entropy",
     "sum_voltage_cross_entropy", "ttfs_correct", "ttfs_cross_entropy", "ttfs_predict",
 ]

@@ -4,8 +4,10 @@
       L = -1/B sum_b [ log softmax(-t_b / tau0)_y - alpha (e^{t_{b,y}/tau1} - 1) ]
   (Yin-Yang constants tau0 = 0.5 ms, tau1 = 6.4 ms, alpha = 3e-3).
   Silent outputs enter the softmax at the constant time ``t_silent`` (mlGeNN's convention), so
-  they get no gradient; a silent label neuron is counted wrong. The remedy that gives silent
-  neurons a gradient is ``bump_silent`` (weight bumping, Goeltz et al. / pytorch-eventprop).
+  they get no gradient; a silent label neuron is counted wrong. A sample whose label neuron is
+  silent gives no gradient at all (as in Wunderlich & Pehle's loss layer): otherwise its CE term
+  only pushes the other outputs later, more label neurons fall silent and training collapses.
+  The remedy that gives silent neurons a gradient is ``bump_silent`` (weight bumping).
 - ``max_voltage_cross_entropy``: CE of softmax(max_t V_k) for a leaky-integrator readout.
 - ``sum_voltage_cross_entropy``: CE of softmax(dt sum_t V_k)          (mlGeNN L_sum).
 - ``sum_exp_voltage_cross_entropy``: CE of softmax(dt/T sum_t e^{-t/T} V_k) (loss shaping, SHD).
@@ -33,14 +35,22 @@ def first_spike_times(times: Tensor) -> Tensor:
 
 def ttfs_cross_entropy(times: Tensor, labels: Tensor, *, tau0: float = 0.5, tau1: float = 6.4,
                        alpha: float = 3e-3, t_silent: float = 50.0) -> Tensor:
-    """Time-to-first-spike cross-entropy with the exponential late-spike regulariser."""
+    """Time-to-first-spike cross-entropy with the exponential late-spike regulariser.
+
+    Mean over the batch B; the terms of samples whose label neuron is silent are detached (their
+    value still counts, they give no gradient), so the gradient is (1/B) sum over samples whose
+    label neuron fired.
+    """
     first = first_spike_times(times)
     _check_labels(labels, first.shape[0])
     silent = ~torch.isfinite(first)
     t = torch.where(silent, torch.full_like(first, t_silent), first)
-    ce = F.cross_entropy(-t / tau0, labels.long())
-    t_y = t.gather(1, labels.long()[:, None]).squeeze(1)
-    return ce + alpha * (torch.exp(t_y / tau1) - 1.0).mean()
+    y = labels.long()
+    ce = F.cross_entropy(-t / tau0, y, reduction="none")
+    t_y = t.gather(1, y[:, None]).squeeze(1)
+    per_sample = ce + alpha * (torch.exp(t_y / tau1) - 1.0)
+    label_fired = ~silent.gather(1, y[:, None]).squeeze(1)
+    return torch.where(label_fired, per_sample, per_sample.detach()).mean()
 
 
 def ttfs_predict(times: Tensor) -> Tensor:
@@ -91,6 +101,23 @@ def bump_silent(weight: Tensor, times: Tensor, amount: float = 0.1) -> int:
     if silent.any():
         weight[silent] += amount
     return int(silent.sum())
+
+
+@torch.no_grad()
+def bump_silent_labels(weight: Tensor, times: Tensor, labels: Tensor, amount: float = 1e-3) -> int:
+    """Silent-label remedy for TTFS readouts: add ``amount`` to every input weight of an output
+    neuron that stayed silent on at least one sample of ``times[B, N, K]`` whose label it is
+    (those samples give no gradient, so without this the neuron could stay silent for good).
+    Returns how many neurons were bumped."""
+    first = first_spike_times(times)
+    _check_labels(labels, first.shape[0])
+    y = labels.long()
+    silent_label = ~torch.isfinite(first.gather(1, y[:, None]).squeeze(1))
+    hit = torch.zeros(first.shape[1], dtype=torch.bool, device=first.device)
+    hit[y[silent_label]] = True
+    if hit.any():
+        weight[hit] += amount
+    return int(hit.sum())
 
 
 def accuracy_from_voltage(v: Tensor, labels: Tensor, mode: str = "max") -> Tensor:

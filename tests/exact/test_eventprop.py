@@ -201,3 +201,24 @@ def test_bad_inputs_raise(fn):
 def test_params_validate():
     with pytest.raises(ValueError, match="tau_syn"):
         LIFParams(20.0, -1.0)
+
+
+def test_discrete_credits_input_that_triggers_a_spike_in_the_same_step():
+    # regression: an input arriving inside the step of the spike it triggers used to sample the step-end
+    # adjoint (on the far side of the spike jump) and got ~zero gradient; at dt = 0.5 on a 5-200-3
+    # Yin-Yang net this dropped the hidden-layer gradient to cosine 0.6 with the exact one (now 0.99)
+    p = LIFParams(20.0, 5.0, 1.0)
+    grads = {}
+    for engine in ("event", "discrete"):
+        x = torch.tensor([[[0.0], [4.1]]], dtype=torch.float64, requires_grad=True)
+        w = torch.tensor([[3.0, 10.0]], dtype=torch.float64, requires_grad=True)
+        if engine == "event":
+            out = lif_event(x, w, None, params=p, t_max=30.0, max_spikes=1)
+        else:
+            out = lif_discrete(x, w, None, params=p, dt=2.0, t_max=30.0, max_spikes=1)
+            assert 4.1 < out[0, 0, 0].item() < 6.0  # spike in the input's step [4, 6)
+        out[0, 0, 0].backward()
+        grads[engine] = (x.grad[0, 1, 0].item(), w.grad[0, 1].item())
+    (gt_e, gw_e), (gt_d, gw_d) = grads["event"], grads["discrete"]
+    assert gt_d == pytest.approx(gt_e, rel=0.02)
+    assert gw_d == pytest.approx(gw_e, rel=0.1)

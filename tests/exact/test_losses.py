@@ -9,6 +9,7 @@ import torch
 
 from spikeflow.exact import (
     bump_silent,
+    bump_silent_labels,
     max_voltage_cross_entropy,
     sum_exp_voltage_cross_entropy,
     sum_voltage_cross_entropy,
@@ -63,3 +64,27 @@ def test_voltage_losses():
     assert sum_exp_voltage_cross_entropy(early, lbl) < sum_exp_voltage_cross_entropy(late, lbl)
     with pytest.raises(ValueError, match="labels"):
         max_voltage_cross_entropy(v, torch.tensor([1.0, 2.0]))
+
+
+def test_silent_label_sample_gives_no_gradient_to_other_outputs():
+    # regression: a silent label neuron used to push the other outputs later (CE with t_y = t_silent),
+    # which silenced more label neurons until Yin-Yang training collapsed
+    inf = math.inf
+    t = torch.tensor([[[inf], [2.0], [3.0]], [[4.0], [1.0], [5.0]]], requires_grad=True)
+    y = torch.tensor([0, 1])
+    loss = ttfs_cross_entropy(t, y, t_silent=40.0)
+    loss.backward()
+    assert t.grad[0].abs().sum() == 0 and t.grad[1].abs().sum() > 0
+    ref = t.detach()[1:].clone().requires_grad_()
+    (ttfs_cross_entropy(ref, y[1:], t_silent=40.0) / 2).backward()
+    torch.testing.assert_close(t.grad[1], ref.grad[0])
+    assert loss.item() > 30  # the silent label still counts in the value (t_silent - 2 ms over tau0)
+
+
+def test_bump_silent_labels_raises_only_outputs_silent_on_their_own_label():
+    inf = math.inf
+    w = torch.zeros(3, 2)
+    # sample 0: label 0 silent -> bump row 0; sample 1: label 1 fired, row 2 silent but not the label
+    times = torch.tensor([[[inf], [1.0], [2.0]], [[3.0], [1.0], [inf]]])
+    assert bump_silent_labels(w, times, torch.tensor([0, 1]), 0.5) == 1
+    assert w[0].tolist() == [0.5, 0.5] and w[1:].abs().sum() == 0
