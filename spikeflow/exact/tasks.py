@@ -10,7 +10,6 @@ import argparse
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -45,15 +44,11 @@ def _common(parser: argparse.ArgumentParser, epochs: int, out: str) -> None:
 
 
 def _write_metrics(out_dir: str | os.PathLike[str], metrics: dict[str, Any]) -> Path:
-    path = Path(out_dir) / "metrics.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".metrics.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(metrics, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    """Write OUT/metrics.json atomically (the trainer's writer); ``seconds`` = training wall time."""
+    from ..train.checkpoint import METRICS_NAME, write_json
+
+    metrics.setdefault("seconds", metrics.get("train_seconds"))
+    return write_json(Path(out_dir) / METRICS_NAME, metrics)
 
 
 def _progress(iterable, total: int, desc: str, disable: bool):
