@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AdaptiveLeaky", "Alpha", "IF", "LI", "Lapicque", "Leaky", "NeuronBase", "RLeaky", "RSynaptic",
     "Sequential", "Synaptic", "TimeDistributed", "encoding", "functional", "kernels", "losses", "metrics",
-    "surrogate", "Delay", "EventLinear", "Scale", "SumPool2d", "Threshold", "from_nir", "load_nir", "save_nir", "to_nir",
+    "surrogate", "Delay", "EventLinear", "Scale", "SumPool2d", "Threshold",
+    "from_nir", "load_nir", "save_nir", "to_nir",
     "data", "exact", "models", "plot", "train",
 ]

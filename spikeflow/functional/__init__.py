@@ -6,10 +6,10 @@ from .leaky import first_order_step, lapicque_step, leaky_step
 from .li import cuba_li_step, li_step
 from .options import RESET_MODES, SpikeOptions, make_options
 from .recurrent import recurrent_input, rleaky_step, rsynaptic_step
-from .spiking import delayed_reset_signal, fire, same_step_reset, winner_mask
-from .synaptic import synaptic_step
-from .states import AdaptiveState, AlphaState, LeakyState, RLeakyState, RSynapticState, SynapticState
 from .sequence import run_steps
+from .spiking import delayed_reset_signal, fire, same_step_reset, winner_mask
+from .states import AdaptiveState, AlphaState, LeakyState, RLeakyState, RSynapticState, SynapticState
+from .synaptic import synaptic_step
 
 __all__ = [
     "AdaptiveState", "AlphaState", "LeakyState", "RLeakyState", "RSynapticState", "SynapticState",

@@ -28,5 +28,5 @@ def run_steps(
             trace.append(state)
     out_seq = torch.stack(outputs)
     if record:
-        return out_seq, type(state)(*(torch.stack(f) for f in zip(*trace)))
+        return out_seq, type(state)(*(torch.stack(f) for f in zip(*trace, strict=True)))
     return out_seq, state

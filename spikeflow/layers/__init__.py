@@ -4,10 +4,10 @@ from .delay import Delay
 from .elementwise import Scale, Threshold
 from .nir_neurons import DrivenNeuron
 from .pool import SumPool2d
-from .sparse import EventLinear, event_linear
 from .sequential import Sequential, TimeDistributed, is_stateful, time_distributed
+from .sparse import EventLinear, event_linear
 
 __all__ = [
-    "Delay", "DrivenNeuron", "EventLinear", "event_linear", "Scale", "Sequential", "SumPool2d", "Threshold", "TimeDistributed",
-    "is_stateful", "time_distributed",
+    "Delay", "DrivenNeuron", "EventLinear", "event_linear", "Scale", "Sequential", "SumPool2d", "Threshold",
+    "TimeDistributed", "is_stateful", "time_distributed",
 ]

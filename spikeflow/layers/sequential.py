@@ -64,7 +64,7 @@ class Sequential(nn.Sequential):
         states = self._check_states(states)
         new_states: list[Any] = []
         outputs: list[Tensor] = []
-        for module, state in zip(self, states):
+        for module, state in zip(self, states, strict=True):
             if is_stateful(module):
                 x, state = module(x, state)
             else:
@@ -77,7 +77,7 @@ class Sequential(nn.Sequential):
         """One time step: x_t [B, ...] -> (output [B, ...], new states)."""
         states = self._check_states(states)
         new_states: list[Any] = []
-        for module, state in zip(self, states):
+        for module, state in zip(self, states, strict=True):
             if is_stateful(module):
                 x_t, state = module.step(x_t, state)
             else:

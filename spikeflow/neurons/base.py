@@ -112,7 +112,7 @@ class NeuronBase(nn.Module):
                 f"state: expected {self.state_type.__name__}{fields} or None, got {type(state).__name__}"
             )
         state = self.state_type(*state)
-        for field, value in zip(fields, state):
+        for field, value in zip(fields, state, strict=True):
             if not isinstance(value, Tensor) or value.shape != x_t.shape:
                 got = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
                 raise ValueError(

@@ -81,5 +81,6 @@ class Alpha(Synaptic):
         if (a <= b).any() or ((b <= 0) | (b >= 1)).any() or (a >= 1).any():
             raise ValueError(
                 "alpha must be greater than beta for Alpha (0 < beta < alpha < 1), got "
-                f"alpha={alpha if alpha is not None else a.tolist()!r}, beta={beta if beta is not None else b.tolist()!r}"
+                f"alpha={a.tolist() if alpha is None else alpha!r}, "
+                f"beta={b.tolist() if beta is None else beta!r}"
             )
