@@ -20,6 +20,8 @@ import numbers
 import torch
 from torch import Tensor
 
+from .metrics import check_class_range
+
 __all__ = [
     "delta",
     "latency",
@@ -107,12 +109,7 @@ def _labels(labels: object, num_classes: object, one_dim: bool) -> tuple[Tensor,
     if one_dim and t.dim() != 1:
         raise ValueError(f"labels: expected shape [B] (one class index per sample), got {tuple(t.shape)}")
     n = _int("num_classes", num_classes, low=1)
-    if t.numel():
-        lo, hi = int(t.min()), int(t.max())
-        if lo < 0 or hi >= n:
-            raise ValueError(
-                f"labels: expected class indices in [0, {n - 1}] (num_classes={n}), got values in [{lo}, {hi}]"
-            )
+    check_class_range(t, n, "labels")
     return t, n
 
 

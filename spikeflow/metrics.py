@@ -113,13 +113,19 @@ def check_targets(targets: object, batch: int, num_classes: int, name: str = "ta
             f"{name}: expected shape [B] = ({batch},) to match the outputs' batch size, received shape "
             f"{_shape(targets)}"
         )
-    if targets.numel():
-        lo, hi = int(targets.min()), int(targets.max())
+    check_class_range(targets, num_classes, name)
+    return targets.long()
+
+
+def check_class_range(indices: Tensor, num_classes: int, name: str = "targets") -> None:
+    """Raise unless every integer class index lies in ``[0, num_classes)``."""
+    if indices.numel():
+        lo, hi = int(indices.min()), int(indices.max())
         if lo < 0 or hi >= num_classes:
             raise ValueError(
-                f"{name}: expected class indices in [0, {num_classes - 1}], received values in [{lo}, {hi}]"
+                f"{name}: expected class indices in [0, {num_classes - 1}], received values in [{lo}, {hi}] "
+                f"(num_classes={num_classes})"
             )
-    return targets.long()
 
 
 def float_view(x: Tensor) -> Tensor:

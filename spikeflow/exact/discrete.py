@@ -147,6 +147,12 @@ def _slots(key: Tensor) -> Tensor:
     return rank
 
 
+def _propagate(v: Tensor, cur: Tensor, x_v: Tensor, x_i: Tensor, alpha: float, beta: float,
+               c: float) -> tuple[Tensor, Tensor]:
+    """One exact step of the current-based membrane: v' = x_v + alpha v + c i,  i' = x_i + beta i."""
+    return torch.add(x_v, v, alpha=alpha).add_(cur, alpha=c), torch.add(x_i, cur, alpha=beta)
+
+
 class DiscreteLIFFunction(torch.autograd.Function):
     """times_out[B, N_out, K] = LIF layer(times_in[B, N_in, K_in]; weight, w_rec) on a dt grid."""
 
@@ -163,8 +169,7 @@ class DiscreteLIFFunction(torch.autograd.Function):
         vs, cs = [], []
         w_rec_t = None if w_rec is None else w_rec.T
         for n in range(T):
-            v = torch.add(x_v[n], v, alpha=alpha).add_(cur, alpha=c)
-            cur = torch.add(x_i[n], cur, alpha=beta)
+            v, cur = _propagate(v, cur, x_v[n], x_i[n], alpha, beta, c)
             vs.append(v)
             cs.append(cur)
             spk = v >= thr
@@ -265,8 +270,7 @@ class DiscreteLIFunction(torch.autograd.Function):
         cur = x_v.new_zeros(B, N)
         out = []
         for n in range(T):
-            v = torch.add(x_v[n], v, alpha=alpha).add_(cur, alpha=c)
-            cur = torch.add(x_i[n], cur, alpha=beta)
+            v, cur = _propagate(v, cur, x_v[n], x_i[n], alpha, beta, c)
             out.append(v)
         ctx.save_for_backward(in_times, weight)
         ctx.consts = (params, dt, n_steps)
