@@ -4,7 +4,8 @@ A backend is a module with
     supports(model, x, opts) -> bool
     run(model, x, state, params, opts, record) -> (outputs [T, B, ...], final state or trace)
 ``reference`` (plain torch under autograd) is always present and is the oracle for tests;
-``cpu`` (numba, hand-written backward through time) runs the LIF family on CPU tensors.
+``cpu`` (numba, hand-written backward through time) runs the LIF family on CPU tensors;
+``triton`` runs them on CUDA tensors (and on CPU tensors under ``TRITON_INTERPRET=1``, for tests).
 ``backend="auto"`` picks the first available backend in ``AUTO_ORDER`` that supports the call.
 """
 
@@ -16,11 +17,11 @@ from typing import Any, NamedTuple
 from torch import Tensor
 
 from ..functional.options import SpikeOptions
-from . import cpu, reference
+from . import cpu, reference, triton_lif
 
-BACKENDS: dict[str, ModuleType] = {"reference": reference, "cpu": cpu}
-# auto: the fused CPU kernels first (they decline what they do not support), then reference
-AUTO_ORDER: list[str] = ["cpu", "reference"]
+BACKENDS: dict[str, ModuleType] = {"reference": reference, "cpu": cpu, "triton": triton_lif}
+# auto: the fused kernels first (each declines what it does not support), then reference
+AUTO_ORDER: list[str] = ["triton", "cpu", "reference"]
 _default_backend = "auto"
 
 

@@ -17,8 +17,6 @@ evaluates the surrogate inside the compiled recurrence when it has a ``kernel_fo
 from __future__ import annotations
 
 import math
-import os
-import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,21 +25,31 @@ from torch import Tensor
 
 from ..functional.options import SpikeOptions
 from ..functional.states import LeakyState, SynapticState
+from ._cpu_util import (
+    KERNEL_LOCK,
+    RESET_CODE,
+    big_buffer,
+    flat,
+    heaviside,
+    kernel_threads,
+    numba,
+    one_zero,
+    reduce_to,
+    scale_graded,
+    surrogate_grad,
+    time_chunks,
+)
 
-try:  # numba is a dependency; without it this backend declares itself unavailable
-    import numba
-
-    if numba.config.THREADING_LAYER == "default":
-        # numba's OpenMP layer would share (and resize) torch's OpenMP pool; its own pool does not
-        numba.config.THREADING_LAYER = "workqueue"
-
+_nb: Any = None
+if numba is not None:
     from . import _lif_numba as _nb
-except ImportError:  # pragma: no cover - exercised only on installs without numba
-    numba = None
-    _nb = None
+
+# fused models beyond the first/second-order LIF family; each module has supports() and run()
+from . import cpu_adaptive, cpu_alpha, cpu_inhibition, cpu_recurrent  # noqa: E402
+
+EXTENSIONS = (cpu_inhibition, cpu_alpha, cpu_adaptive, cpu_recurrent)
 
 MODELS = ("leaky", "lapicque", "synaptic", "li", "cuba_li")
-_RESET_CODE = {"none": 0, "subtract": 1, "zero": 2}
 
 
 class _Config(NamedTuple):
@@ -54,93 +62,23 @@ class _Config(NamedTuple):
     surrogate: Any
 
 
+def _own(model: str, opts: SpikeOptions | None) -> bool:
+    """Models this module's kernels run (the others go to an extension below)."""
+    return model in MODELS and not (opts is not None and opts.inhibition)
+
+
 def supports(model: str, x: Tensor, opts: SpikeOptions | None) -> bool:
-    """True for the LIF family on CPU float32/float64 tensors without inhibition.
+    """True on CPU float32/float64 tensors for the models fused here or by an extension.
 
     Under ``torch.compile`` the compiled kernels cannot be traced, so ``auto`` takes reference.
     """
     return (
         _nb is not None
         and not torch.compiler.is_compiling()
-        and model in MODELS
         and x.device.type == "cpu"
         and x.dtype in (torch.float32, torch.float64)
-        and not (opts is not None and opts.inhibition)
+        and (_own(model, opts) or any(ext.supports(model, x, opts) for ext in EXTENSIONS))
     )
-
-
-def _flat(t: Tensor, feature_shape: torch.Size, m: int) -> np.ndarray:
-    """Expand a scalar / per-neuron / per-sample tensor to [M] and view it as numpy."""
-    return t.detach().expand(feature_shape).reshape(m).contiguous().numpy()
-
-
-def _reduce(g: Tensor, shape: torch.Size) -> Tensor:
-    """Sum a gradient [B, ...] down to a broadcast parameter's shape."""
-    if len(shape) == 0:
-        return g.sum()
-    lead = g.dim() - len(shape)
-    if lead > 0:
-        g = g.sum(dim=tuple(range(lead)))
-    dims = tuple(d for d, n in enumerate(shape) if n == 1 and g.shape[d] != 1)
-    return g.sum(dim=dims, keepdim=True) if dims else g
-
-
-# numba's workqueue pool does not accept concurrent launches from several Python threads
-KERNEL_LOCK = threading.Lock()
-
-
-def _threads() -> int:
-    """Run the kernels on the calling thread unless SPIKEFLOW_NUMBA_THREADS asks for more.
-
-    Returns the number of numba threads the kernels will use.
-
-    The kernels are memory-bound; a second numba pool next to torch's OpenMP pool
-    oversubscribed our 2-core machine (10x slower fwd+bwd at 2 torch threads).
-    """
-    n = max(1, min(int(os.environ.get("SPIKEFLOW_NUMBA_THREADS", "1")), numba.config.NUMBA_NUM_THREADS))
-    if numba.get_num_threads() != n:
-        numba.set_num_threads(n)
-    return n
-
-
-# 1 MB of float32 per temporary: large enough that per-op overhead and OpenMP stalls stay small,
-# small enough to stay in cache and below glibc's mmap threshold (4 MB temporaries were
-# mmap'ed, page-faulted and unmapped on every op: 5x slower)
-_CHUNK_ELEMS = 1 << 18
-
-
-def _heaviside(shifted: Tensor) -> Tensor:
-    """H(shifted) as 0/1 in shifted's dtype: ``gt`` writing floats directly (8x faster than bool .to())."""
-    return torch.gt(shifted, 0, out=torch.empty_like(shifted))
-
-
-def _surrogate_grad(sur: Any, u: Tensor, thr: Tensor) -> Tensor:
-    """sg[t] = sur.grad(u[t] - thr, H(u[t] - thr)) over [T, M], in cache-sized chunks of steps."""
-    T, m = u.shape
-    sg = _big(tuple(u.shape), u.dtype)
-    step = max(1, _CHUNK_ELEMS // max(1, m))
-    for t0 in range(0, T, step):
-        shifted = u[t0 : t0 + step] - thr
-        sg[t0 : t0 + step] = sur.grad(shifted, _heaviside(shifted))
-    return sg
-
-
-def _big(shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
-    """An uninitialised [T, M] buffer from numpy's allocator, which asks Linux for transparent
-    huge pages on large arrays: first touch costs a few 2 MB faults instead of one 4 kB fault
-    per page (a fresh [T, M] buffer is allocated on every call)."""
-    return torch.from_numpy(np.empty(shape, dtype=np.float32 if dtype == torch.float32 else np.float64))
-
-
-def _chunks(T: int, m: int) -> list[tuple[int, int]]:
-    """[t0, t1) step ranges of about _CHUNK_ELEMS elements each, in time order."""
-    step = max(1, _CHUNK_ELEMS // max(1, m))
-    return [(t0, min(t0 + step, T)) for t0 in range(0, T, step)]
-
-
-def _consts(dt: torch.dtype) -> tuple[Any, Any]:
-    npd = np.float32 if dt == torch.float32 else np.float64
-    return npd(1), npd(0)
 
 
 def _leaky_forward_ckpt(
@@ -152,9 +90,9 @@ def _leaky_forward_ckpt(
     buffer and not kept: the backward recomputes them from xs and the checkpoints (bit for bit).
     """
     T, m = xs.shape
-    one, zero = _consts(xs.dtype)
-    chunks = _chunks(T, m)
-    s = _big((T, m), xs.dtype)
+    one, zero = one_zero(xs.dtype)
+    chunks = time_chunks(T, m)
+    s = big_buffer((T, m), xs.dtype)
     ckpt = torch.empty((len(chunks), m), dtype=xs.dtype)
     ubuf = np.empty((chunks[0][1] if chunks else 0, m), dtype=xs.numpy().dtype)
     v = v0f.copy()
@@ -182,8 +120,8 @@ def _leaky_input_grad(
     T, m = dx.shape
     gs2 = gs.detach().reshape(T, m)  # a view when gs is expanded (sum().backward()) or contiguous
     gs2n = gs2.numpy()  # strides kept (0 for an expanded scalar)
-    one, zero = _consts(dx.dtype)
-    chunks = _chunks(T, m)
+    one, zero = one_zero(dx.dtype)
+    chunks = time_chunks(T, m)
     dxn, lamn = dx.numpy(), lam.numpy()
     formula = cfg.surrogate.kernel_formula() if hasattr(cfg.surrogate, "kernel_formula") else None
     if formula is None:
@@ -207,7 +145,7 @@ def _leaky_input_grad(
             vprev = u.numpy()[t0 - 1] if t0 > 0 else v0f
         if formula is None:  # surrogate without a kernel formula: gs * sg in torch, one chunk at a time
             shifted = uc - thr_b
-            sg = cfg.surrogate.grad(shifted, _heaviside(shifted)).to(dx.dtype)
+            sg = cfg.surrogate.grad(shifted, heaviside(shifted)).to(dx.dtype)
             gc = (gs2[t0:t1] * sg).contiguous().numpy()
         else:
             gc = np.ascontiguousarray(gs2n[t0:t1])  # numpy: no OpenMP region per chunk
@@ -229,30 +167,30 @@ class _FusedLIF(torch.autograd.Function):
         # checkpointed: keep the input (usually the Linear output, alive anyway until saved here)
         # instead of allocating u; backward recomputes u a chunk at a time
         ckpt_mode = not cfg.second and not cfg.record and cfg.detach and not (need[4] or need[5])
-        v0f, i0f = _flat(v0, fshape, m), _flat(i0, fshape, m)
-        af, bf, tf = _flat(alpha, fshape, m), _flat(beta, fshape, m), _flat(thr, fshape, m)
+        v0f, i0f = flat(v0, fshape, m), flat(i0, fshape, m)
+        af, bf, tf = flat(alpha, fshape, m), flat(beta, fshape, m), flat(thr, fshape, m)
         ctx.cfg = cfg
         ctx.shapes = (x.shape, alpha.shape, beta.shape, thr.shape)
         ctx.ckpt = ckpt_mode
         ctx.set_materialize_grads(False)
         if ckpt_mode:
             with KERNEL_LOCK:
-                threads = _threads()
+                threads = kernel_threads()
                 s, v_fin, ckpt = _leaky_forward_ckpt(cfg, xs, v0f, bf, tf, threads, _nb.span(m, threads))
             ctx.save_for_backward(xs, ckpt, v0, i0, alpha, beta, thr)
             empty = x.new_empty(0)
             ctx.mark_non_differentiable(empty, empty)
             return s.view(x.shape), empty, empty, v_fin.view(fshape), x.new_zeros(fshape)
-        u = _big((T, m), dt)
-        s = _big((T, m), dt)
-        itr = _big((T, m), dt) if cfg.second else None
+        u = big_buffer((T, m), dt)
+        s = big_buffer((T, m), dt)
+        itr = big_buffer((T, m), dt) if cfg.second else None
         vtr_needed = cfg.record and not cfg.delayed and cfg.reset != 0
-        vtr = _big((T, m), dt) if vtr_needed else None
+        vtr = big_buffer((T, m), dt) if vtr_needed else None
         v_fin = torch.empty(m, dtype=dt)
         i_fin = torch.empty(m, dtype=dt)
         ph = _nb.empty(npd)
         with KERNEL_LOCK:
-            threads = _threads()
+            threads = kernel_threads()
             blk = _nb.span(m, threads)
             if not cfg.second and not vtr_needed:
                 i_fin.zero_()
@@ -292,9 +230,9 @@ class _FusedLIF(torch.autograd.Function):
         dt = (u if u is not None else xs).dtype
         npd = np.float32 if dt == torch.float32 else np.float64
         ph = _nb.empty(npd)
-        tf = _flat(thr, fshape, m)
+        tf = flat(thr, fshape, m)
         thr_b = torch.from_numpy(tf)
-        v0f, bf = _flat(v0, fshape, m), _flat(beta, fshape, m)
+        v0f, bf = flat(v0, fshape, m), flat(beta, fshape, m)
         has_gs = gs is not None
         has_vtr = gvtr is not None and gvtr.numel() > 0
         has_itr = gitr is not None and gitr.numel() > 0
@@ -303,21 +241,21 @@ class _FusedLIF(torch.autograd.Function):
         fast = not cfg.second and cfg.detach and has_gs and not has_vtr and not (need[4] or need[5])
         if u is None and not fast:  # checkpointed forward, rare backward: recompute the whole u
             assert xs is not None
-            u = _big((T, m), dt)
+            u = big_buffer((T, m), dt)
             with KERNEL_LOCK:
-                threads = _threads()
+                threads = kernel_threads()
                 _nb.kernel("leaky_forward", threads)(
                     xs.numpy(), v0f, bf, tf, npd(1), npd(0), cfg.reset, cfg.delayed, _nb.span(m, threads),
-                    u.numpy(), _big((T, m), dt).numpy(), np.empty(m, dtype=npd),
+                    u.numpy(), big_buffer((T, m), dt).numpy(), np.empty(m, dtype=npd),
                 )
         # surrogate derivative, vectorised on the recomputed shifted membranes
         need_sg = has_gs or (cfg.reset != 0 and not cfg.detach)
         if fast:  # the surrogate is evaluated chunk by chunk inside _leaky_input_grad
             sg = sg0 = None
         elif need_sg:
-            sg = _surrogate_grad(cfg.surrogate, u, thr_b)
+            sg = surrogate_grad(cfg.surrogate, u, thr_b)
             v0s = v0.detach().expand(fshape).reshape(m) - thr_b
-            sg0 = cfg.surrogate.grad(v0s, _heaviside(v0s)).to(dt).contiguous()
+            sg0 = cfg.surrogate.grad(v0s, heaviside(v0s)).to(dt).contiguous()
         else:
             sg, sg0 = torch.zeros((1, 1), dtype=dt), torch.zeros(m, dtype=dt)
             has_gs = False
@@ -327,10 +265,10 @@ class _FusedLIF(torch.autograd.Function):
         zeros_m = np.zeros(m, dtype=npd)
         gvf = gv_fin.reshape(m).contiguous().numpy() if gv_fin is not None else zeros_m
         gif = gi_fin.reshape(m).contiguous().numpy() if gi_fin is not None else zeros_m
-        dx = _big((T, m), dt)
+        dx = big_buffer((T, m), dt)
         grads = [torch.empty(m, dtype=dt) for _ in range(5)]
         with KERNEL_LOCK:
-            threads = _threads()
+            threads = kernel_threads()
             blk = _nb.span(m, threads)
             if fast:
                 grads[0].copy_(torch.from_numpy(gvf))
@@ -346,41 +284,37 @@ class _FusedLIF(torch.autograd.Function):
                 _nb.kernel("lif_backward", threads)(
                     gs_n, gv_n, gi_n, gvf, gif, u.numpy(), sg.numpy(), sg0.numpy(),
                     itr.numpy() if cfg.second else ph,
-                    _flat(v0, fshape, m), _flat(i0, fshape, m), _flat(alpha, fshape, m), _flat(beta, fshape, m), tf,
+                    flat(v0, fshape, m), flat(i0, fshape, m), flat(alpha, fshape, m), flat(beta, fshape, m), tf,
                     npd(1), npd(0), cfg.reset, cfg.delayed, cfg.clears_input, cfg.second, cfg.detach,
                     has_gs, has_vtr, has_itr, need_sg, blk, dx.numpy(), *(g.numpy() for g in grads),
                 )
         dv0, di0, dalpha, dbeta, dthr = (g.view(fshape) for g in grads)
         return (
             dx.view(xshape) if need[0] else None,
-            _reduce(dv0, v0.shape) if need[1] else None,
-            _reduce(di0, i0.shape) if need[2] and cfg.second else None,
-            _reduce(dalpha, ashape) if need[3] and cfg.second else None,
-            _reduce(dbeta, bshape) if need[4] else None,
-            _reduce(dthr, tshape) if need[5] else None,
+            reduce_to(dv0, v0.shape) if need[1] else None,
+            reduce_to(di0, i0.shape) if need[2] and cfg.second else None,
+            reduce_to(dalpha, ashape) if need[3] and cfg.second else None,
+            reduce_to(dbeta, bshape) if need[4] else None,
+            reduce_to(dthr, tshape) if need[5] else None,
             None,
         )
-
-
-def _scale(out: Tensor, graded: Any) -> Tensor:
-    """out * graded, skipped when graded is a constant 1."""
-    if isinstance(graded, Tensor):
-        if not graded.requires_grad and graded.numel() == 1 and float(graded) == 1.0:
-            return out
-        return out * graded
-    return out if graded == 1 else out * graded
 
 
 def run(
     model: str, x: Tensor, state: NamedTuple, params: dict[str, Any], opts: SpikeOptions | None, record: bool
 ) -> tuple[Tensor, NamedTuple]:
     """Run ``model`` over x [T, B, ...] from ``state``; see ``spikeflow.kernels.run``."""
+    if not _own(model, opts):
+        for ext in EXTENSIONS:
+            if ext.supports(model, x, opts):
+                return ext.run(model, x, state, params, opts, record)
+        raise ValueError(f"cpu backend: model {model!r} with options {opts} is not fused")
     zero = x.new_zeros(())
     if model in ("li", "cuba_li"):
         cfg_reset, delayed, detach, surrogate = 0, True, True, None
     else:
         assert opts is not None
-        cfg_reset, delayed, detach, surrogate = _RESET_CODE[opts.reset], opts.reset_delay, opts.detach, opts.surrogate
+        cfg_reset, delayed, detach, surrogate = RESET_CODE[opts.reset], opts.reset_delay, opts.detach, opts.surrogate
     second = model in ("synaptic", "cuba_li", "lapicque")
     clears_input = model in ("synaptic", "lapicque")
     spiking = model not in ("li", "cuba_li")
@@ -399,7 +333,7 @@ def run(
         final = LeakyState(v_fin) if model == "li" else SynapticState(i_fin, v_fin)
         trace = LeakyState(v_tr) if model == "li" else SynapticState(i_tr, v_tr)
         return v_tr, (trace if record else final)
-    out = _scale(s, params["graded"])
+    out = scale_graded(s, params["graded"])
     if model == "synaptic":
         return out, (SynapticState(i_tr, v_tr) if record else SynapticState(i_fin, v_fin))
     return out, (LeakyState(v_tr) if record else LeakyState(v_fin))

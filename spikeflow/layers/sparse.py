@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 try:
     from ..kernels import _event_numba as _nb
-    from ..kernels.cpu import KERNEL_LOCK, _threads
+    from ..kernels._cpu_util import KERNEL_LOCK, kernel_threads
 except ImportError:  # pragma: no cover - numba missing: dense path only
     _nb = None
 
@@ -39,7 +39,7 @@ class _EventLinearFn(torch.autograd.Function):
         out = x.new_empty((x.shape[0], weight.shape[0]))
         b = bias.detach().contiguous().numpy() if bias is not None else np.zeros(1, dtype=wt.numpy().dtype)
         with KERNEL_LOCK:
-            _threads()
+            kernel_threads()
             indptr, indices, values = _nb.to_csr(xd.numpy())
             _nb.spmm(indptr, indices, values, wt.numpy(), b, bias is not None, out.numpy())
         ctx.save_for_backward(weight, torch.from_numpy(indptr), torch.from_numpy(indices), torch.from_numpy(values))
@@ -56,7 +56,7 @@ class _EventLinearFn(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             dwt = torch.zeros((ctx.n_in, g.shape[1]), dtype=g.dtype)
             with KERNEL_LOCK:
-                cols = _nb.span(g.shape[1], _threads())
+                cols = _nb.span(g.shape[1], kernel_threads())
                 _nb.spmm_t(indptr.numpy(), indices.numpy(), values.numpy(), g.numpy(), dwt.numpy(), cols)
             gw = dwt.t()
         gb = g.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None

@@ -17,7 +17,7 @@ from spikeflow import kernels, surrogate
 from spikeflow.functional import LeakyState, make_options
 
 pytest.importorskip("numba")
-from spikeflow.kernels import cpu  # noqa: E402
+from spikeflow.kernels import _cpu_util  # noqa: E402
 
 T, B, N = 13, 2, 5
 SURROGATES = [surrogate.ATan(), surrogate.FastSigmoid(), surrogate.Heaviside(), surrogate.Sigmoid(slope=5.0)]
@@ -50,7 +50,7 @@ def test_chunked_path_matches_reference(
     v0 = (0.5 * torch.randn(B, N, generator=gen, dtype=torch.float64)).requires_grad_()
     beta = 0.6 + 0.3 * torch.rand(N if per_neuron else (), generator=gen, dtype=torch.float64)
     thr = torch.tensor(0.9, dtype=torch.float64)
-    monkeypatch.setattr(cpu, "_CHUNK_ELEMS", chunk_steps * B * N)
+    monkeypatch.setattr(_cpu_util, "CHUNK_ELEMS", chunk_steps * B * N)
     for loss_kind, record in itertools.product(("spikes", "spikes+state", "state"), (False, True)):
         o1, v1, g1 = _grads("reference", x, v0, beta, thr, opts, loss_kind, record)
         o2, v2, g2 = _grads("cpu", x, v0, beta, thr, opts, loss_kind, record)
@@ -69,7 +69,7 @@ def test_chunking_is_bit_identical_float32(monkeypatch: pytest.MonkeyPatch, rese
     params = {"beta": torch.tensor(0.9), "threshold": torch.tensor(1.0), "graded": 1.0}
     results = []
     for chunk in (1 << 30, 4 * 3 * 16):
-        monkeypatch.setattr(cpu, "_CHUNK_ELEMS", chunk)
+        monkeypatch.setattr(_cpu_util, "CHUNK_ELEMS", chunk)
         out, st = kernels.run("leaky", x, LeakyState(torch.zeros(3, 16)), params, opts, backend="cpu")
         (gx,) = torch.autograd.grad(out.sum(), [x])
         results.append((out, st.v, gx))

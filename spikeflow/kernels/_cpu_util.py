@@ -1,0 +1,105 @@
+"""Helpers shared by the fused CPU kernels (numba): numpy views, buffers, reductions, the lock."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+try:  # numba is a dependency; without it the cpu backend declares itself unavailable
+    import numba
+
+    if numba.config.THREADING_LAYER == "default":
+        # numba's OpenMP layer would share (and resize) torch's OpenMP pool; its own pool does not
+        numba.config.THREADING_LAYER = "workqueue"
+except ImportError:  # pragma: no cover - exercised only on installs without numba
+    numba = None
+
+RESET_CODE = {"none": 0, "subtract": 1, "zero": 2}
+
+
+def flat(t: Tensor, feature_shape: torch.Size, m: int) -> np.ndarray:
+    """Expand a scalar / per-neuron / per-sample tensor to [M] and view it as numpy."""
+    return t.detach().expand(feature_shape).reshape(m).contiguous().numpy()
+
+
+def reduce_to(g: Tensor, shape: torch.Size) -> Tensor:
+    """Sum a gradient [B, ...] down to a broadcast parameter's shape."""
+    if len(shape) == 0:
+        return g.sum()
+    lead = g.dim() - len(shape)
+    if lead > 0:
+        g = g.sum(dim=tuple(range(lead)))
+    dims = tuple(d for d, n in enumerate(shape) if n == 1 and g.shape[d] != 1)
+    return g.sum(dim=dims, keepdim=True) if dims else g
+
+
+# numba's workqueue pool does not accept concurrent launches from several Python threads
+KERNEL_LOCK = threading.Lock()
+
+
+def kernel_threads() -> int:
+    """Run the kernels on the calling thread unless SPIKEFLOW_NUMBA_THREADS asks for more.
+
+    Returns the number of numba threads the kernels will use.
+
+    The kernels are memory-bound; a second numba pool next to torch's OpenMP pool
+    oversubscribed our 2-core machine (10x slower fwd+bwd at 2 torch threads).
+    """
+    n = max(1, min(int(os.environ.get("SPIKEFLOW_NUMBA_THREADS", "1")), numba.config.NUMBA_NUM_THREADS))
+    if numba.get_num_threads() != n:
+        numba.set_num_threads(n)
+    return n
+
+
+# 1 MB of float32 per temporary: large enough that per-op overhead and OpenMP stalls stay small,
+# small enough to stay in cache and below glibc's mmap threshold (4 MB temporaries were
+# mmap'ed, page-faulted and unmapped on every op: 5x slower)
+CHUNK_ELEMS = 1 << 18
+
+
+def heaviside(shifted: Tensor) -> Tensor:
+    """H(shifted) as 0/1 in shifted's dtype: ``gt`` writing floats directly (8x faster than bool .to())."""
+    return torch.gt(shifted, 0, out=torch.empty_like(shifted))
+
+
+def surrogate_grad(sur: Any, u: Tensor, thr: Tensor) -> Tensor:
+    """sg[t] = sur.grad(u[t] - thr, H(u[t] - thr)) over [T, M], in cache-sized chunks of steps."""
+    T, m = u.shape
+    sg = big_buffer(tuple(u.shape), u.dtype)
+    step = max(1, CHUNK_ELEMS // max(1, m))
+    for t0 in range(0, T, step):
+        shifted = u[t0 : t0 + step] - thr
+        sg[t0 : t0 + step] = sur.grad(shifted, heaviside(shifted))
+    return sg
+
+
+def big_buffer(shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+    """An uninitialised [T, M] buffer from numpy's allocator, which asks Linux for transparent
+    huge pages on large arrays: first touch costs a few 2 MB faults instead of one 4 kB fault
+    per page (a fresh [T, M] buffer is allocated on every call)."""
+    return torch.from_numpy(np.empty(shape, dtype=np.float32 if dtype == torch.float32 else np.float64))
+
+
+def time_chunks(T: int, m: int) -> list[tuple[int, int]]:
+    """[t0, t1) step ranges of about CHUNK_ELEMS elements each, in time order."""
+    step = max(1, CHUNK_ELEMS // max(1, m))
+    return [(t0, min(t0 + step, T)) for t0 in range(0, T, step)]
+
+
+def one_zero(dt: torch.dtype) -> tuple[Any, Any]:
+    npd = np.float32 if dt == torch.float32 else np.float64
+    return npd(1), npd(0)
+
+
+def scale_graded(out: Tensor, graded: Any) -> Tensor:
+    """out * graded, skipped when graded is a constant 1."""
+    if isinstance(graded, Tensor):
+        if not graded.requires_grad and graded.numel() == 1 and float(graded) == 1.0:
+            return out
+        return out * graded
+    return out if graded == 1 else out * graded
