@@ -85,6 +85,11 @@ def big_buffer(shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
     return torch.from_numpy(np.empty(shape, dtype=np.float32 if dtype == torch.float32 else np.float64))
 
 
+def chunk_steps(span: int) -> int:
+    """Steps per chunk for a kernel walking ``span`` neurons: about CHUNK_ELEMS elements."""
+    return max(1, CHUNK_ELEMS // max(1, span))
+
+
 def time_chunks(T: int, m: int) -> list[tuple[int, int]]:
     """[t0, t1) step ranges of about CHUNK_ELEMS elements each, in time order."""
     step = max(1, CHUNK_ELEMS // max(1, m))

@@ -228,6 +228,31 @@ def lif_backward(
             dthr[j] = dth[k]
 
 
+@numba.njit(cache=True, nogil=True)
+def _leaky_row(xt, v, btb, thb, one, zero, reset, delayed, ut, st, n):  # pragma: no cover - compiled
+    """One step of the first-order recurrence for a span of n neurons (v updated in place)."""
+    for k in range(n):
+        th = thb[k]
+        vp = v[k]
+        if delayed and reset != NONE:
+            r = one if vp - th > 0 else zero
+            if reset == SUBTRACT:
+                uu = btb[k] * vp + xt[k] - r * th
+            else:
+                uu = btb[k] * (one - r) * vp + xt[k]
+        else:
+            uu = btb[k] * vp + xt[k]
+        ut[k] = uu
+        sp = one if uu - th > 0 else zero
+        st[k] = sp
+        if delayed or reset == NONE:
+            v[k] = uu
+        elif reset == SUBTRACT:
+            v[k] = uu - sp * th
+        else:
+            v[k] = uu * (one - sp)
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def leaky_forward(x, v0, beta, thr, one, zero, reset, delayed, blk, u, s, v_fin):  # pragma: no cover - compiled
     """``lif_forward`` specialised to first order without traces (Leaky/IF training and inference)."""
@@ -241,29 +266,7 @@ def leaky_forward(x, v0, beta, thr, one, zero, reset, delayed, blk, u, s, v_fin)
         thb = thr[lo:hi]
         btb = beta[lo:hi]
         for t in range(T):
-            xt = x[t, lo:hi]
-            ut = u[t, lo:hi]
-            st = s[t, lo:hi]
-            for k in range(n):
-                th = thb[k]
-                vp = v[k]
-                if delayed and reset != NONE:
-                    r = one if vp - th > 0 else zero
-                    if reset == SUBTRACT:
-                        uu = btb[k] * vp + xt[k] - r * th
-                    else:
-                        uu = btb[k] * (one - r) * vp + xt[k]
-                else:
-                    uu = btb[k] * vp + xt[k]
-                ut[k] = uu
-                sp = one if uu - th > 0 else zero
-                st[k] = sp
-                if delayed or reset == NONE:
-                    v[k] = uu
-                elif reset == SUBTRACT:
-                    v[k] = uu - sp * th
-                else:
-                    v[k] = uu * (one - sp)
+            _leaky_row(x[t, lo:hi], v, btb, thb, one, zero, reset, delayed, u[t, lo:hi], s[t, lo:hi], n)
         for k in range(n):
             v_fin[lo + k] = v[k]
 
@@ -339,6 +342,98 @@ def _sgf(x, spike, one):  # pragma: no cover - compiled
     return one
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _back_row(gst, ut, up, lam, btb, thb, one, zero, reset, delayed, dxt, sgc, n):  # pragma: no cover - compiled
+    """One step backwards of a detached-reset first-order run for a span of n neurons.
+
+    ut: pre-reset membranes of the step, up: those of the step before (the post-reset v equals
+    them under the delayed reset, the only case that reads up); lam: dL/dv after the step on
+    entry, before it on exit; dxt receives dL/du. Branch-free inner loop per reset mode.
+    """
+    if delayed and reset == ZERO:
+        for k in range(n):
+            sh = ut[k] - thb[k]
+            sp = one if sh > 0 else zero
+            du = lam[k] + gst[k] * _sgf(sh, sp, *sgc)
+            r = one if up[k] - thb[k] > 0 else zero
+            lam[k] = du * btb[k] * (one - r)
+            dxt[k] = du
+    elif reset == ZERO and not delayed:
+        for k in range(n):
+            sh = ut[k] - thb[k]
+            sp = one if sh > 0 else zero
+            du = lam[k] * (one - sp) + gst[k] * _sgf(sh, sp, *sgc)
+            lam[k] = du * btb[k]
+            dxt[k] = du
+    else:
+        for k in range(n):
+            sh = ut[k] - thb[k]
+            sp = one if sh > 0 else zero
+            du = lam[k] + gst[k] * _sgf(sh, sp, *sgc)
+            lam[k] = du * btb[k]
+            dxt[k] = du
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def leaky_forward_ckpt(x, v0, beta, thr, one, zero, reset, delayed, blk, steps, s, ckpt, v_fin):
+    # pragma: no cover - compiled
+    """Forward of a first-order run keeping only the spikes s [T, M] and, every ``steps``
+    steps, the membrane entering the chunk (ckpt [C, M]); u lives in one row per span."""
+    T, M = x.shape
+    nblocks = (M + blk - 1) // blk
+    for b in prange(nblocks):
+        lo = b * blk
+        hi = min(lo + blk, M)
+        n = hi - lo
+        v = v0[lo:hi].copy()
+        urow = np.empty(n, dtype=x.dtype)
+        thb = thr[lo:hi]
+        btb = beta[lo:hi]
+        for t in range(T):
+            if t % steps == 0:
+                ckpt[t // steps, lo:hi] = v
+            _leaky_row(x[t, lo:hi], v, btb, thb, one, zero, reset, delayed, urow, s[t, lo:hi], n)
+        for k in range(n):
+            v_fin[lo + k] = v[k]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def leaky_backward_ckpt(x, ckpt, gs, gs_shared, lam_io, beta, thr, one, zero, reset, delayed, blk, steps, dx, sgc):
+    # pragma: no cover - compiled
+    """dx [T, M] and dL/dv0 of a checkpointed first-order run in one call.
+
+    Each span walks the chunks backwards: it recomputes the chunk's u from x and the chunk's
+    checkpoint into a span-private scratch (cache-sized), then steps backwards through it.
+    gs is [T, M], or [1, M] with gs_shared when the spike gradient is the same at every step.
+    lam_io [M]: dL/dv after the run on entry, dL/dv0 on exit.
+    """
+    T, M = x.shape
+    nblocks = (M + blk - 1) // blk
+    nchunks = (T + steps - 1) // steps
+    for b in prange(nblocks):
+        lo = b * blk
+        hi = min(lo + blk, M)
+        n = hi - lo
+        lam = lam_io[lo:hi].copy()
+        thb = thr[lo:hi]
+        btb = beta[lo:hi]
+        ub = np.empty((steps, n), dtype=x.dtype)
+        srow = np.empty(n, dtype=x.dtype)
+        v = np.empty(n, dtype=x.dtype)
+        for c in range(nchunks - 1, -1, -1):
+            t0 = c * steps
+            t1 = min(t0 + steps, T)
+            v[:] = ckpt[c, lo:hi]
+            for t in range(t0, t1):
+                _leaky_row(x[t, lo:hi], v, btb, thb, one, zero, reset, delayed, ub[t - t0], srow, n)
+            for t in range(t1 - 1, t0 - 1, -1):
+                up = ub[t - t0 - 1] if t > t0 else ckpt[c, lo:hi]
+                g = gs[0, lo:hi] if gs_shared else gs[t, lo:hi]
+                _back_row(g, ub[t - t0], up, lam, btb, thb, one, zero, reset, delayed, dx[t, lo:hi], sgc, n)
+        for k in range(n):
+            lam_io[lo + k] = lam[k]
+
+
 @numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def leaky_backward_dx(gs, u, vprev, lam_io, beta, thr, one, zero, reset, delayed, blk, dx, sgc):
     # pragma: no cover - compiled
@@ -362,32 +457,8 @@ def leaky_backward_dx(gs, u, vprev, lam_io, beta, thr, one, zero, reset, delayed
         thb = thr[lo:hi]
         btb = beta[lo:hi]
         for t in range(Tc - 1, -1, -1):
-            gst = gs[t, lo:hi]
-            ut = u[t, lo:hi]
-            dxt = dx[t, lo:hi]
-            if delayed and reset == ZERO:
-                up = u[t - 1, lo:hi] if t > 0 else vprev[lo:hi]
-                for k in range(n):
-                    sh = ut[k] - thb[k]
-                    sp = one if sh > 0 else zero
-                    du = lam[k] + gst[k] * _sgf(sh, sp, *sgc)
-                    r = one if up[k] - thb[k] > 0 else zero
-                    lam[k] = du * btb[k] * (one - r)
-                    dxt[k] = du
-            elif reset == ZERO and not delayed:
-                for k in range(n):
-                    sh = ut[k] - thb[k]
-                    sp = one if sh > 0 else zero
-                    du = lam[k] * (one - sp) + gst[k] * _sgf(sh, sp, *sgc)
-                    lam[k] = du * btb[k]
-                    dxt[k] = du
-            else:
-                for k in range(n):
-                    sh = ut[k] - thb[k]
-                    sp = one if sh > 0 else zero
-                    du = lam[k] + gst[k] * _sgf(sh, sp, *sgc)
-                    lam[k] = du * btb[k]
-                    dxt[k] = du
+            up = u[t - 1, lo:hi] if t > 0 else vprev[lo:hi]
+            _back_row(gs[t, lo:hi], u[t, lo:hi], up, lam, btb, thb, one, zero, reset, delayed, dx[t, lo:hi], sgc, n)
         for k in range(n):
             lam_io[lo + k] = lam[k]
 
@@ -410,19 +481,25 @@ def _serial(kernel: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=None)
-def with_formula(formula: Any, threads: int) -> Any:
-    """``leaky_backward_dx`` evaluating the scalar surrogate ``formula`` inline.
+def with_formula(name: str, formula: Any, threads: int) -> Any:
+    """Backward kernel ``name`` (leaky_backward_dx or leaky_backward_ckpt) evaluating the scalar
+    surrogate ``formula`` inline.
 
     Compiled once per process and formula, not cached on disk: numba's cache could not see a
     change of the formula (it lives in another module) and would return stale code.
     """
     sgf = numba.njit(nogil=True, error_model="numpy")(formula)  # LLVM inlines it
-    twin = _twin(leaky_backward_dx, "_formula", {"_sgf": sgf})
+    row = numba.njit(nogil=True, error_model="numpy")(_twin(_back_row, "_formula", {"_sgf": sgf}))
+    twin = _twin(_PARALLEL[name], "_formula", {"_back_row": row})
     return numba.njit(parallel=threads > 1, nogil=True, error_model="numpy")(twin)
 
 
 _PARALLEL = {
-    k.py_func.__name__: k for k in (lif_forward, lif_backward, leaky_forward, leaky_backward, leaky_backward_dx)
+    k.py_func.__name__: k
+    for k in (
+        lif_forward, lif_backward, leaky_forward, leaky_backward, leaky_backward_dx, leaky_forward_ckpt,
+        leaky_backward_ckpt,
+    )
 }
 _SERIAL = {name: _serial(k) for name, k in _PARALLEL.items()}
 

@@ -29,6 +29,7 @@ from ._cpu_util import (
     KERNEL_LOCK,
     RESET_CODE,
     big_buffer,
+    chunk_steps,
     flat,
     heaviside,
     kernel_threads,
@@ -37,7 +38,6 @@ from ._cpu_util import (
     reduce_to,
     scale_graded,
     surrogate_grad,
-    time_chunks,
 )
 
 _nb: Any = None
@@ -82,58 +82,73 @@ def supports(model: str, x: Tensor, opts: SpikeOptions | None) -> bool:
 
 
 def _leaky_forward_ckpt(
-    cfg: _Config, xs: Tensor, v0f: np.ndarray, bf: np.ndarray, tf: np.ndarray, threads: int, blk: int
+    cfg: _Config, xs: Tensor, v0f: np.ndarray, bf: np.ndarray, tf: np.ndarray, threads: int, blk: int, steps: int
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Spikes s [T, M], final v [M] and checkpoints [C, M] (the state entering each chunk).
+    """Spikes s [T, M], final v [M] and checkpoints [C, M] (the state entering each chunk of
+    ``steps`` steps), in one compiled call.
 
-    The pre-reset membranes u are computed a chunk at a time into one cache-sized scratch
-    buffer and not kept: the backward recomputes them from xs and the checkpoints (bit for bit).
+    The pre-reset membranes u are not kept: the backward recomputes them from xs and the
+    checkpoints (bit for bit).
     """
     T, m = xs.shape
     one, zero = one_zero(xs.dtype)
-    chunks = time_chunks(T, m)
     s = big_buffer((T, m), xs.dtype)
-    ckpt = torch.empty((len(chunks), m), dtype=xs.dtype)
-    ubuf = np.empty((chunks[0][1] if chunks else 0, m), dtype=xs.numpy().dtype)
-    v = v0f.copy()
-    fwd = _nb.kernel("leaky_forward", threads)
-    xn, sn, cn = xs.numpy(), s.numpy(), ckpt.numpy()
-    for c, (t0, t1) in enumerate(chunks):
-        cn[c] = v
-        fwd(xn[t0:t1], v, bf, tf, one, zero, cfg.reset, cfg.delayed, blk, ubuf[: t1 - t0], sn[t0:t1], v)
-    return s, torch.from_numpy(v), ckpt
+    ckpt = torch.empty(((T + steps - 1) // steps, m), dtype=xs.dtype)
+    v_fin = torch.empty(m, dtype=xs.dtype)
+    _nb.kernel("leaky_forward_ckpt", threads)(
+        xs.numpy(), v0f, bf, tf, one, zero, cfg.reset, cfg.delayed, blk, steps, s.numpy(), ckpt.numpy(),
+        v_fin.numpy(),
+    )
+    return s, v_fin, ckpt
+
+
+def _spike_grad_rows(gs: Tensor, T: int, m: int) -> tuple[np.ndarray, bool]:
+    """gs as a C-contiguous [T, M] array, or as one [1, M] row (True) when it is the same at
+    every step (an expanded gradient, e.g. of a loss on spike counts): no [T, M] copy then."""
+    gs2 = gs.detach().reshape(T, m)  # a view when gs is expanded or contiguous
+    if T > 1 and gs2.stride(0) == 0:
+        return gs2[:1].contiguous().numpy(), True
+    return gs2.contiguous().numpy(), False
 
 
 def _leaky_input_grad(
     cfg: _Config, gs: Tensor, u: Tensor | None, xs: Tensor | None, ckpt: Tensor | None, thr_b: Tensor,
-    v0f: np.ndarray, bf: np.ndarray, tf: np.ndarray, threads: int, blk: int, dx: Tensor, lam: Tensor,
+    v0f: np.ndarray, bf: np.ndarray, tf: np.ndarray, threads: int, blk: int, steps: int, dx: Tensor, lam: Tensor,
 ) -> None:
     """dx [T, M] and dL/dv0 (in ``lam``, which holds dL/dv[T-1] on entry) of a first-order run.
 
-    Detached reset, no beta / threshold gradients. Walks time backwards in cache-sized chunks.
-    A surrogate with a ``kernel_formula`` is evaluated inside the compiled recurrence; for any
-    other, g = gs * surrogate.grad(u - thr, H(u - thr)) is computed in torch for one chunk and
-    consumed at once. Neither sg nor a contiguous copy of gs is ever materialised at [T, M].
-    u is either saved, or (u None) recomputed per chunk from the saved input xs and the
-    forward's checkpoints.
+    Detached reset, no beta / threshold gradients. Walks time backwards in chunks of ``steps``.
+    A surrogate with a ``kernel_formula`` is evaluated inside the compiled recurrence, and with
+    u None (checkpointed forward) the whole walk, recomputation included, is one compiled call.
+    For any other surrogate, g = gs * surrogate.grad(u - thr, H(u - thr)) is computed in torch
+    for one chunk and consumed at once. sg is never materialised at [T, M].
     """
     T, m = dx.shape
-    gs2 = gs.detach().reshape(T, m)  # a view when gs is expanded (sum().backward()) or contiguous
-    gs2n = gs2.numpy()  # strides kept (0 for an expanded scalar)
     one, zero = one_zero(dx.dtype)
-    chunks = time_chunks(T, m)
     dxn, lamn = dx.numpy(), lam.numpy()
     formula = cfg.surrogate.kernel_formula() if hasattr(cfg.surrogate, "kernel_formula") else None
-    if formula is None:
+    if formula is not None:  # constants in the data's precision, so that the formula stays vectorisable
+        consts = tuple(type(one)(c) for c in formula[1])
+        if u is None:
+            assert xs is not None and ckpt is not None
+            gsn, shared = _spike_grad_rows(gs, T, m)
+            _nb.with_formula("leaky_backward_ckpt", formula[0], threads)(
+                xs.numpy(), ckpt.numpy(), gsn, shared, lamn, bf, tf, one, zero, cfg.reset, cfg.delayed, blk, steps,
+                dxn, consts,
+            )
+            return
+        bwd = _nb.with_formula("leaky_backward_dx", formula[0], threads)
+    else:
         bwd, consts = _nb.kernel("leaky_backward_dx", threads), (one,)
-    else:  # constants in the data's precision, so that the compiled formula stays vectorisable
-        bwd, consts = _nb.with_formula(formula[0], threads), tuple(type(one)(c) for c in formula[1])
+    gs2 = gs.detach().reshape(T, m)
+    gs2n = gs2.numpy()  # strides kept (0 for an expanded gradient)
     if u is None:
         assert xs is not None and ckpt is not None
         fwd = _nb.kernel("leaky_forward", threads)
         xn, cn = xs.numpy(), ckpt.numpy()
-        ubuf = torch.empty((chunks[0][1] if chunks else 0, m), dtype=dx.dtype)
+        ubuf = torch.empty((min(steps, T), m), dtype=dx.dtype)
         sbuf, vbuf = torch.empty_like(ubuf).numpy(), np.empty(m, dtype=xn.dtype)
+    chunks = [(t0, min(t0 + steps, T)) for t0 in range(0, T, steps)]
     for c in range(len(chunks) - 1, -1, -1):
         t0, t1 = chunks[c]
         if u is None:
@@ -176,7 +191,9 @@ class _FusedLIF(torch.autograd.Function):
         if ckpt_mode:
             with KERNEL_LOCK:
                 threads = kernel_threads()
-                s, v_fin, ckpt = _leaky_forward_ckpt(cfg, xs, v0f, bf, tf, threads, _nb.span(m, threads))
+                blk = _nb.span(m, threads)
+                ctx.steps = chunk_steps(blk)
+                s, v_fin, ckpt = _leaky_forward_ckpt(cfg, xs, v0f, bf, tf, threads, blk, ctx.steps)
             ctx.save_for_backward(xs, ckpt, v0, i0, alpha, beta, thr)
             empty = x.new_empty(0)
             ctx.mark_non_differentiable(empty, empty)
@@ -272,7 +289,8 @@ class _FusedLIF(torch.autograd.Function):
             blk = _nb.span(m, threads)
             if fast:
                 grads[0].copy_(torch.from_numpy(gvf))
-                _leaky_input_grad(cfg, gs, u, xs, ckpt, thr_b, v0f, bf, tf, threads, blk, dx, grads[0])
+                steps = ctx.steps if ctx.ckpt else chunk_steps(blk)
+                _leaky_input_grad(cfg, gs, u, xs, ckpt, thr_b, v0f, bf, tf, threads, blk, steps, dx, grads[0])
             elif not cfg.second and cfg.detach and has_gs and not has_vtr:
                 dv0, dbeta, dthr = grads[0], grads[3], grads[4]
                 _nb.kernel("leaky_backward", threads)(
