@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	# torch first, from the CPU wheel on disk; everything after sees it satisfied.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[data,dev,bench]"
+	$(PIP) install -q -e ".[data,dev,bench,triton]"
 	# Norse and SpikingJelly without their torchvision/torchaudio (which would pin another torch).
 	$(PIP) install -q --no-deps snntorch==1.0.0 norse==1.1.0 spikingjelly==2.0.0
 	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
