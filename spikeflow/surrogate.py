@@ -108,6 +108,12 @@ class ATan(Surrogate):
         return _atan_grad, (self.alpha / 2, math.pi / 2 * self.alpha, 1.0)
 
 
+def _fast_sigmoid_grad(x: Any, spike: Any, slope: Any, one: Any) -> Any:
+    """1 / (slope |x| + 1)^2 with one = 1."""
+    d = slope * abs(x) + one
+    return one / (d * d)
+
+
 class FastSigmoid(Surrogate):
     """dS/dx = 1 / (slope * |x| + 1)^2  (SuperSpike, Zenke & Ganguli 2018)."""
 
@@ -115,7 +121,12 @@ class FastSigmoid(Surrogate):
         self.slope = _check_positive("slope", slope)
 
     def grad(self, x: Tensor, spike: Tensor) -> Tensor:
-        return 1 / (self.slope * x.abs() + 1).square()
+        return _fast_sigmoid_grad(x, spike, self.slope, 1)
+
+    def kernel_formula(self) -> "tuple[Callable[..., Any], tuple[float, ...]] | None":
+        if type(self).grad is not FastSigmoid.grad:  # a subclass changed the derivative
+            return None
+        return _fast_sigmoid_grad, (self.slope, 1.0)
 
 
 class Sigmoid(Surrogate):

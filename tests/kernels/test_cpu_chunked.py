@@ -77,12 +77,12 @@ def test_chunking_is_bit_identical_float32(monkeypatch: pytest.MonkeyPatch, rese
         assert torch.equal(a, b)
 
 
-def test_kernel_formula_is_the_torch_derivative() -> None:
+@pytest.mark.parametrize("sur", [surrogate.ATan(alpha=3.0), surrogate.FastSigmoid(slope=7.0)])
+def test_kernel_formula_is_the_torch_derivative(sur: surrogate.Surrogate) -> None:
     """``kernel_formula`` is the same definition as ``grad`` (bitwise on tensors, close compiled)."""
     import numba
     import numpy as np
 
-    sur = surrogate.ATan(alpha=3.0)
     formula = sur.kernel_formula()
     assert formula is not None
     f, consts = formula
