@@ -9,6 +9,6 @@ from .sparse import EventLinear, event_linear
 from .sparse_conv import EventConv2d, event_conv2d
 
 __all__ = [
-    "Delay", "DrivenNeuron", "EventConv2d", "event_conv2d", "EventLinear", "event_linear", "Scale", "Sequential", "SumPool2d", "Threshold",
-    "TimeDistributed", "is_stateful", "time_distributed",
+    "Delay", "DrivenNeuron", "EventConv2d", "event_conv2d", "EventLinear", "event_linear", "Scale", "Sequential",
+    "SumPool2d", "Threshold", "TimeDistributed", "is_stateful", "time_distributed",
 ]
