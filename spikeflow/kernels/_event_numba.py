@@ -7,9 +7,13 @@ rows of W^T that belong to active inputs. Costs scale with the number of events,
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 from numba import prange
+
+from ._lif_numba import _serial
 
 COLS = 128
 
@@ -84,3 +88,13 @@ def span(n_out: int, threads: int) -> int:
     """Output columns per parallel block of ``spmm_t``: one block per thread, at least COLS."""
     per = (n_out + threads - 1) // max(1, threads)
     return max(COLS, per) if threads > 1 else max(1, n_out)
+
+
+_PARALLEL = {k.py_func.__name__: k for k in (to_csr, spmm, spmm_t)}
+_SERIAL = {name: _serial(k) for name, k in _PARALLEL.items()}
+
+
+def kernel(name: str, threads: int) -> Any:
+    """Kernel ``name`` for ``threads`` numba threads: the serial twin at one thread (a parallel
+    launch costs ~0.2 ms even on one thread)."""
+    return _SERIAL[name] if threads == 1 else _PARALLEL[name]

@@ -39,9 +39,9 @@ class _EventLinearFn(torch.autograd.Function):
         out = x.new_empty((x.shape[0], weight.shape[0]))
         b = bias.detach().contiguous().numpy() if bias is not None else np.zeros(1, dtype=wt.numpy().dtype)
         with KERNEL_LOCK:
-            kernel_threads()
-            indptr, indices, values = _nb.to_csr(xd.numpy())
-            _nb.spmm(indptr, indices, values, wt.numpy(), b, bias is not None, out.numpy())
+            threads = kernel_threads()
+            indptr, indices, values = _nb.kernel("to_csr", threads)(xd.numpy())
+            _nb.kernel("spmm", threads)(indptr, indices, values, wt.numpy(), b, bias is not None, out.numpy())
         ctx.save_for_backward(weight, torch.from_numpy(indptr), torch.from_numpy(indices), torch.from_numpy(values))
         ctx.has_bias = bias is not None
         ctx.n_in = x.shape[1]
@@ -56,8 +56,11 @@ class _EventLinearFn(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             dwt = torch.zeros((ctx.n_in, g.shape[1]), dtype=g.dtype)
             with KERNEL_LOCK:
-                cols = _nb.span(g.shape[1], kernel_threads())
-                _nb.spmm_t(indptr.numpy(), indices.numpy(), values.numpy(), g.numpy(), dwt.numpy(), cols)
+                threads = kernel_threads()
+                cols = _nb.span(g.shape[1], threads)
+                _nb.kernel("spmm_t", threads)(
+                    indptr.numpy(), indices.numpy(), values.numpy(), g.numpy(), dwt.numpy(), cols
+                )
             gw = dwt.t()
         gb = g.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
         return gx, gw, gb

@@ -31,7 +31,7 @@ from .sparse import density
 try:
     from ..kernels import _event_conv_numba as _nbc
     from ..kernels._cpu_util import KERNEL_LOCK, big_buffer, kernel_threads
-    from ..kernels._event_numba import to_csr
+    from ..kernels._event_numba import kernel as event_kernel
 except ImportError:  # pragma: no cover - numba missing: dense path only
     _nbc = None
 
@@ -129,7 +129,7 @@ class _EventConv2dFn(torch.autograd.Function):
         ytab, xtab = geo.tap_tables((h, w))
         with KERNEL_LOCK:
             threads = kernel_threads()
-            indptr, indices, values = to_csr(xd.reshape(n * c, h * w).numpy())
+            indptr, indices, values = event_kernel("to_csr", threads)(xd.reshape(n * c, h * w).numpy())
             _nbc.forward(indptr, indices, values, wt.numpy(), b, bias is not None, out.numpy(), c, w, ytab, xtab,
                          geo.kernel[1], geo.out[1], threads)
         ctx.save_for_backward(weight, torch.from_numpy(indptr), torch.from_numpy(indices), torch.from_numpy(values))
