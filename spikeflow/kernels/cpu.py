@@ -2,8 +2,10 @@
 
 Covers leaky (and IF), lapicque, synaptic, li and cuba_li with every reset mode, reset_delay
 both ways, detach_reset both ways, scalar or per-neuron beta / alpha / threshold (with their
-gradients), graded spikes and any surrogate. Winner-take-all inhibition, the alpha, adaptive
-and recurrent models and dtypes other than float32/float64 go to ``reference``.
+gradients), graded spikes and any surrogate. Extension modules fuse the other models with
+the same interface: cpu_inhibition (winner-take-all for leaky / lapicque / synaptic),
+cpu_alpha, cpu_adaptive and cpu_recurrent (RLeaky / RSynaptic). Dtypes other than
+float32/float64, other devices and torch.compile go to ``reference``.
 
 Saved for backward: the pre-reset membrane u [T, B, ...] (spikes and post-reset membranes
 are recomputed from it bit for bit), plus the current trace i for second-order models, and
@@ -11,7 +13,8 @@ O(B x N) tensors. No per-step autograd graph is built. In the common training ca
 order, detached reset, beta and threshold without gradient, no recorded trace) the input x
 (typically a Linear's output, which exists anyway) and one [B x N] checkpoint per chunk of
 steps are saved instead of u; the backward recomputes u a cache-sized chunk at a time and
-evaluates the surrogate inside the compiled recurrence when it has a ``kernel_formula``.
+evaluates the surrogate inside the compiled recurrence when it has a ``kernel_formula``
+(forward and backward are then one compiled call each).
 """
 
 from __future__ import annotations
