@@ -14,8 +14,10 @@ try:  # numba is a dependency; without it the cpu backend declares itself unavai
     import numba
 
     if numba.config.THREADING_LAYER == "default":
-        # numba's OpenMP layer would share (and resize) torch's OpenMP pool; its own pool does not
-        numba.config.THREADING_LAYER = "workqueue"
+        # OpenMP first: a launch is cheap and the calling thread takes part (workqueue wakes
+        # separate workers per launch, which lost to one thread next to torch's spinning pool);
+        # workqueue where no OpenMP runtime is installed
+        numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 except ImportError:  # pragma: no cover - exercised only on installs without numba
     numba = None
 
@@ -43,14 +45,17 @@ KERNEL_LOCK = threading.Lock()
 
 
 def kernel_threads() -> int:
-    """Run the kernels on the calling thread unless SPIKEFLOW_NUMBA_THREADS asks for more.
+    """Number of numba threads the kernels will use: torch's intra-op thread count, or
+    SPIKEFLOW_NUMBA_THREADS when set, at most numba's pool size.
 
-    Returns the number of numba threads the kernels will use.
-
-    The kernels are memory-bound; a second numba pool next to torch's OpenMP pool
-    oversubscribed our 2-core machine (10x slower fwd+bwd at 2 torch threads).
+    Following torch keeps ``torch.set_num_threads(1)`` meaning one thread everywhere (and
+    keeps DataLoader workers, where torch sets one thread, off numba's OpenMP pool, which is
+    not fork-safe). Each kernel is one parallel launch per forward or backward; at one thread
+    the serial twins run with no launch at all.
     """
-    n = max(1, min(int(os.environ.get("SPIKEFLOW_NUMBA_THREADS", "1")), numba.config.NUMBA_NUM_THREADS))
+    wanted = os.environ.get("SPIKEFLOW_NUMBA_THREADS")
+    n = torch.get_num_threads() if wanted is None else int(wanted)
+    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
     if numba.get_num_threads() != n:
         numba.set_num_threads(n)
     return n

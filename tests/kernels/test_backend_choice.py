@@ -17,7 +17,9 @@ def test_cpu_backend_is_listed() -> None:
     assert kernels.check_backend("cpu") == "cpu"
 
 
-@pytest.mark.parametrize("model", ["leaky", "lapicque", "synaptic", "li", "cuba_li"])
+@pytest.mark.parametrize(
+    "model", ["leaky", "lapicque", "synaptic", "li", "cuba_li", "alpha", "adaptive", "rleaky", "rsynaptic"]
+)
 def test_auto_picks_cpu_for_cpu_float_tensors(model: str) -> None:
     opts = make_options()
     assert kernels.resolve("auto", model, torch.zeros(2, 1, 3), opts) == "cpu"
@@ -27,10 +29,9 @@ def test_auto_picks_cpu_for_cpu_float_tensors(model: str) -> None:
 @pytest.mark.parametrize(
     "model,x,opts",
     [
-        ("alpha", torch.zeros(2, 1, 3), make_options()),
-        ("adaptive", torch.zeros(2, 1, 3), make_options()),
-        ("rleaky", torch.zeros(2, 1, 3), make_options()),
-        ("leaky", torch.zeros(2, 1, 3), make_options(inhibition=True)),
+        ("alpha", torch.zeros(2, 1, 3), make_options(inhibition=True)),
+        ("adaptive", torch.zeros(2, 1, 3), make_options(inhibition=True)),
+        ("rleaky", torch.zeros(2, 1, 3), make_options(inhibition=True)),
         ("leaky", torch.zeros(2, 1, 3, dtype=torch.bfloat16), make_options()),
     ],
 )
@@ -40,12 +41,14 @@ def test_auto_falls_back_to_reference(model: str, x: torch.Tensor, opts) -> None
 
 def test_explicit_cpu_on_unsupported_call_names_the_problem() -> None:
     with pytest.raises(ValueError, match="cpu"):
-        kernels.resolve("cpu", "alpha", torch.zeros(2, 1, 3), make_options())
+        kernels.resolve("cpu", "alpha", torch.zeros(2, 1, 3), make_options(inhibition=True))
 
 
-def test_module_with_inhibition_still_runs_under_auto() -> None:
+def test_module_with_inhibition_runs_fused_under_auto() -> None:
     lif = sf.Leaky(beta=0.9, threshold=0.5, inhibition=True)
-    spk, _ = lif(torch.rand(5, 2, 4))
+    x = torch.rand(5, 2, 4)
+    assert kernels.resolve(lif.backend, "leaky", x, lif.options()) == "cpu"
+    spk, _ = lif(x)
     assert (spk.sum(-1) <= 1).all()
 
 
