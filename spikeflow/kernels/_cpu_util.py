@@ -44,15 +44,34 @@ def reduce_to(g: Tensor, shape: torch.Size) -> Tensor:
 KERNEL_LOCK = threading.Lock()
 
 
+_pool_started = False
+
+
+def _start_numba_pool() -> None:
+    """Start numba's thread pool once, keeping torch's thread count.
+
+    numba's OpenMP layer binds to the OpenMP runtime torch already loaded, so both share one
+    pool (no second set of spinning threads), but starting it calls omp_set_num_threads with
+    numba's pool size, which would silently change ``torch.get_num_threads()``: restore it.
+    """
+    global _pool_started
+    if not _pool_started:
+        before = torch.get_num_threads()
+        numba.get_num_threads()  # starts the pool
+        torch.set_num_threads(before)
+        _pool_started = True
+
+
 def kernel_threads() -> int:
     """Number of numba threads the kernels will use: torch's intra-op thread count, or
     SPIKEFLOW_NUMBA_THREADS when set, at most numba's pool size.
 
     Following torch keeps ``torch.set_num_threads(1)`` meaning one thread everywhere (and
-    keeps DataLoader workers, where torch sets one thread, off numba's OpenMP pool, which is
-    not fork-safe). Each kernel is one parallel launch per forward or backward; at one thread
+    keeps DataLoader workers, where torch sets one thread, off the OpenMP pool, which is not
+    fork-safe). Each kernel is one parallel launch per forward or backward; at one thread
     the serial twins run with no launch at all.
     """
+    _start_numba_pool()
     wanted = os.environ.get("SPIKEFLOW_NUMBA_THREADS")
     n = torch.get_num_threads() if wanted is None else int(wanted)
     n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))

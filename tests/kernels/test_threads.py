@@ -1,0 +1,43 @@
+"""The cpu kernels follow torch's thread count, leave it unchanged, and do not depend on it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import spikeflow as sf
+
+numba = pytest.importorskip("numba")
+
+
+def test_a_fused_call_keeps_torchs_thread_count() -> None:
+    """Starting numba's OpenMP pool must not change torch.set_num_threads (fresh process)."""
+    script = (
+        "import torch; torch.set_num_threads(1)\n"
+        "import spikeflow as sf\n"
+        "x = torch.randn(30, 4, 300, requires_grad=True)\n"
+        "s, _ = sf.Leaky(beta=0.9, backend='cpu')(x); s.sum().backward()\n"
+        "print(torch.get_num_threads())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "1"
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has one thread here")
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_results_do_not_depend_on_kernel_threads(monkeypatch: pytest.MonkeyPatch, reset: str) -> None:
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.randn(40, 6, 70, generator=gen) + 0.3).requires_grad_()  # 420 neurons: several spans
+    results = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("SPIKEFLOW_NUMBA_THREADS", threads)
+        spikes, state = sf.Leaky(beta=0.9, reset=reset, backend="cpu")(x)
+        (grad,) = torch.autograd.grad(spikes.sum() + (state.v**2).sum(), x)
+        spikes2, _ = sf.Leaky(beta=0.9, reset=reset, backend="cpu")(x)
+        (grad_ckpt,) = torch.autograd.grad(spikes2.sum(), x)  # the checkpointed training path
+        results.append((spikes, state.v, grad, grad_ckpt))
+    for a, b in zip(*results, strict=True):
+        assert torch.equal(a, b)
