@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Callable
 
@@ -190,21 +191,30 @@ def build_impls(case: Case, lins: list[nn.Linear]) -> dict[str, tuple[Impl, list
 
 
 def saved_bytes(impl: Impl, x: Tensor, params: list[nn.Module]) -> int:
-    """Bytes of unique storages saved for backward, excluding parameters and the input."""
+    """Bytes of unique storages saved for backward and still held when backward starts,
+    excluding parameters and the input.
+
+    Saved tensors are tracked through weak references and counted after the forward: a
+    storage freed during the forward (its graph branch dropped) cannot be confused with a
+    later one at the same address.
+    """
     skip = {p.untyped_storage().data_ptr() for m in params for p in m.parameters()}
     skip.add(x.untyped_storage().data_ptr())
-    seen: dict[int, int] = {}
+    refs: list[weakref.ref[Tensor]] = []
 
     def pack(t: Tensor) -> Tensor:
-        ptr = t.untyped_storage().data_ptr()
-        if ptr not in skip:
-            seen[ptr] = t.untyped_storage().nbytes()
+        refs.append(weakref.ref(t))
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = impl(x)[-1]
+    held: dict[int, int] = {}
+    for ref in refs:
+        t = ref()
+        if t is not None and t.untyped_storage().data_ptr() not in skip:
+            held[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
     out.sum().backward()
-    return sum(seen.values())
+    return sum(held.values())
 
 
 def time_rows(impls: dict[str, tuple[Impl, list[nn.Module]]], x: Tensor, rounds: int, slow_s: float
