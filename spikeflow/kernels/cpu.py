@@ -27,10 +27,8 @@ import torch
 from torch import Tensor
 
 from ..functional.options import SpikeOptions
-from ..functional.states import LeakyState, SynapticState
 from ._cpu_util import (
     KERNEL_LOCK,
-    RESET_CODE,
     big_buffer,
     chunk_steps,
     flat,
@@ -39,9 +37,9 @@ from ._cpu_util import (
     numba,
     one_zero,
     reduce_to,
-    scale_graded,
     surrogate_grad,
 )
+from .lif_family import MODELS, LIFConfig, run_lif_family
 
 _nb: Any = None
 if numba is not None:
@@ -52,17 +50,9 @@ from . import cpu_adaptive, cpu_alpha, cpu_inhibition, cpu_recurrent  # noqa: E4
 
 EXTENSIONS = (cpu_inhibition, cpu_alpha, cpu_adaptive, cpu_recurrent)
 
-MODELS = ("leaky", "lapicque", "synaptic", "li", "cuba_li")
 
 
-class _Config(NamedTuple):
-    reset: int
-    delayed: bool
-    clears_input: bool
-    second: bool
-    detach: bool
-    record: bool
-    surrogate: Any
+_Config = LIFConfig
 
 
 def _own(model: str, opts: SpikeOptions | None) -> bool:
@@ -330,31 +320,4 @@ def run(
             if ext.supports(model, x, opts):
                 return ext.run(model, x, state, params, opts, record)
         raise ValueError(f"cpu backend: model {model!r} with options {opts} is not fused")
-    zero = x.new_zeros(())
-    if model in ("li", "cuba_li"):
-        cfg_reset, delayed, detach, surrogate = 0, True, True, None
-    else:
-        assert opts is not None
-        cfg_reset, delayed, detach, surrogate = RESET_CODE[opts.reset], opts.reset_delay, opts.detach, opts.surrogate
-    second = model in ("synaptic", "cuba_li", "lapicque")
-    clears_input = model in ("synaptic", "lapicque")
-    spiking = model not in ("li", "cuba_li")
-    cfg = _Config(cfg_reset, delayed, clears_input, second, detach, record or not spiking, surrogate)
-    if model == "lapicque":  # x -> gain x, then a second-order run with alpha = 0 (i[t] = x[t])
-        x = params["gain"] * x
-        v0, i0, alpha, beta = state.v, zero, zero, params["decay"]
-    elif model in ("synaptic", "cuba_li"):
-        i0, v0 = state
-        alpha, beta = params["alpha"], params["beta"]
-    else:
-        v0, i0, alpha, beta = state.v, zero, zero, params["beta"]
-    thr = params["threshold"] if spiking else x.new_full((), float("inf"))
-    s, v_tr, i_tr, v_fin, i_fin = _FusedLIF.apply(x, v0, i0, alpha, beta, thr, cfg)
-    if not spiking:
-        final = LeakyState(v_fin) if model == "li" else SynapticState(i_fin, v_fin)
-        trace = LeakyState(v_tr) if model == "li" else SynapticState(i_tr, v_tr)
-        return v_tr, (trace if record else final)
-    out = scale_graded(s, params["graded"])
-    if model == "synaptic":
-        return out, (SynapticState(i_tr, v_tr) if record else SynapticState(i_fin, v_fin))
-    return out, (LeakyState(v_tr) if record else LeakyState(v_fin))
+    return run_lif_family(_FusedLIF.apply, model, x, state, params, opts, record)

@@ -30,10 +30,10 @@ from torch import Tensor
 
 from .. import surrogate
 from ..functional.options import SpikeOptions
-from ..functional.states import AdaptiveState, AlphaState, LeakyState, SynapticState
+from ..functional.states import AdaptiveState, AlphaState
 from ._cpu_util import RESET_CODE, heaviside, reduce_to, scale_graded
+from .lif_family import MODELS, LIFConfig, run_lif_family
 
-MODELS = ("leaky", "lapicque", "synaptic", "li", "cuba_li")
 ALL_MODELS = (*MODELS, "alpha", "adaptive")
 GPU_BLOCK, GPU_WARPS = 128, 4  # neurons per program on the GPU: many programs, one neuron per thread
 INTERPRET_BLOCK = 4096  # the interpreter runs a program as numpy ops: fewer, larger programs
@@ -77,14 +77,7 @@ def supports(model: str, x: Tensor, opts: SpikeOptions | None) -> bool:
     return _interpreted()
 
 
-class _Config(NamedTuple):
-    reset: int
-    delayed: bool
-    clears_input: bool
-    second: bool
-    detach: bool
-    record: bool
-    surrogate: Any
+_Config = LIFConfig
 
 
 def _vec(t: Tensor, like: Tensor, fshape: torch.Size, m: int) -> Tensor:
@@ -449,33 +442,9 @@ def run(
     if model == "adaptive":
         assert opts is not None
         return _run_adaptive(x, state, params, opts, record)
-    zero = x.new_zeros(())
-    if model in ("li", "cuba_li"):
-        cfg_reset, delayed, detach, surrogate = 0, True, True, None
-    else:
-        assert opts is not None
-        cfg_reset, delayed, detach, surrogate = RESET_CODE[opts.reset], opts.reset_delay, opts.detach, opts.surrogate
-    second = model in ("synaptic", "cuba_li", "lapicque")
-    clears_input = model in ("synaptic", "lapicque")
-    spiking = model not in ("li", "cuba_li")
-    cfg = _Config(cfg_reset, delayed, clears_input, second, detach, record or not spiking, surrogate)
-    if model == "lapicque":  # x -> gain x, then a second-order run with alpha = 0 (i[t] = x[t])
-        x = params["gain"] * x
-        v0, i0, alpha, beta = state.v, zero, zero, params["decay"]
-    elif model in ("synaptic", "cuba_li"):
-        i0, v0 = state
-        alpha, beta = params["alpha"], params["beta"]
-    else:
-        v0, i0, alpha, beta = state.v, zero, zero, params["beta"]
-    thr = params["threshold"] if spiking else x.new_full((), float("inf"))
-    v0, i0, alpha, beta, thr = (torch.as_tensor(p, dtype=x.dtype, device=x.device) if not isinstance(p, Tensor) else p
-                                for p in (v0, i0, alpha, beta, thr))
-    s, v_tr, i_tr, v_fin, i_fin = _TritonLIF.apply(x, v0, i0, alpha, beta, thr, cfg)
-    if not spiking:
-        final = LeakyState(v_fin) if model == "li" else SynapticState(i_fin, v_fin)
-        trace = LeakyState(v_tr) if model == "li" else SynapticState(i_tr, v_tr)
-        return v_tr, (trace if record else final)
-    out = scale_graded(s, params["graded"])
-    if model == "synaptic":
-        return out, (SynapticState(i_tr, v_tr) if record else SynapticState(i_fin, v_fin))
-    return out, (LeakyState(v_tr) if record else LeakyState(v_fin))
+    def generic(x: Tensor, v0: Tensor, i0: Tensor, alpha: Tensor, beta: Tensor, thr: Tensor, cfg: LIFConfig):
+        v0, i0, alpha, beta, thr = (p if isinstance(p, Tensor) else torch.as_tensor(p, dtype=x.dtype, device=x.device)
+                                    for p in (v0, i0, alpha, beta, thr))
+        return _TritonLIF.apply(x, v0, i0, alpha, beta, thr, cfg)
+
+    return run_lif_family(generic, model, x, state, params, opts, record)
