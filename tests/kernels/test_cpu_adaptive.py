@@ -20,18 +20,8 @@ T, B, N = 12, 3, 5
 F64 = torch.float64
 
 
-def _custom_grad(x: torch.Tensor, spike: torch.Tensor) -> torch.Tensor:
-    return torch.exp(-x.abs()) + 0.1 * spike
+from surrogate_cases import SURROGATES  # noqa: E402
 
-
-SURROGATES = [
-    surrogate.ATan(),
-    surrogate.FastSigmoid(),
-    surrogate.Triangular(width=0.7),
-    surrogate.Sigmoid(slope=5.0),
-    surrogate.Heaviside(),
-    surrogate.Custom(_custom_grad),
-]
 # reset, reset_delay, detach_reset (None: the default; "flip": the other choice), parameter shape
 CASES = list(itertools.product(["subtract", "zero", "none"], [True, False], [None, "flip"], ["scalar", "neuron"]))
 

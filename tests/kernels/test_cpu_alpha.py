@@ -19,18 +19,8 @@ from spikeflow.kernels import _cpu_util  # noqa: E402
 T, B, N = 12, 3, 5
 
 
-def _custom_grad(x: torch.Tensor, spike: torch.Tensor) -> torch.Tensor:
-    return torch.exp(-x.abs()) + 0.1 * spike
+from surrogate_cases import SURROGATES  # noqa: E402
 
-
-SURROGATES = [
-    surrogate.ATan(),
-    surrogate.FastSigmoid(),
-    surrogate.Triangular(width=0.7),
-    surrogate.Sigmoid(slope=5.0),
-    surrogate.Heaviside(),
-    surrogate.Custom(_custom_grad),
-]
 CASES = list(itertools.product(["subtract", "zero", "none"], [True, False], [False, True]))
 
 

@@ -18,18 +18,8 @@ pytest.importorskip("numba")
 T, B = 12, 3
 
 
-def _custom_grad(x: torch.Tensor, spike: torch.Tensor) -> torch.Tensor:
-    return torch.exp(-x.abs()) + 0.1 * spike
+from surrogate_cases import SURROGATES  # noqa: E402
 
-
-SURROGATES = [
-    surrogate.ATan(),
-    surrogate.FastSigmoid(),
-    surrogate.Triangular(width=0.7),
-    surrogate.Sigmoid(slope=5.0),
-    surrogate.Heaviside(),
-    surrogate.Custom(_custom_grad),
-]
 MODELS = ["leaky", "lapicque", "synaptic"]
 CASES = list(itertools.product(MODELS, ["subtract", "zero", "none"], [True, False], [None, "flip"], [False, True]))
 

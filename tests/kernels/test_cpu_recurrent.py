@@ -20,18 +20,8 @@ T, B, N = 10, 3, 5
 F64 = torch.float64
 
 
-def _custom_grad(x: torch.Tensor, spike: torch.Tensor) -> torch.Tensor:
-    return torch.exp(-x.abs()) + 0.1 * spike
+from surrogate_cases import SURROGATES  # noqa: E402
 
-
-SURROGATES = [
-    surrogate.ATan(),
-    surrogate.FastSigmoid(),
-    surrogate.Triangular(width=0.7),
-    surrogate.Sigmoid(slope=5.0),
-    surrogate.Heaviside(),
-    surrogate.Custom(_custom_grad),
-]
 CASES = list(
     itertools.product(
         ["rleaky", "rsynaptic"], ["one", "all"], ["subtract", "zero", "none"], [True, False], [None, "flip"],
