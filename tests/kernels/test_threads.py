@@ -41,3 +41,36 @@ def test_results_do_not_depend_on_kernel_threads(monkeypatch: pytest.MonkeyPatch
         results.append((spikes, state.v, grad, grad_ckpt))
     for a, b in zip(*results, strict=True):
         assert torch.equal(a, b)
+
+
+def _models(n: int) -> dict[str, torch.nn.Module]:
+    return {
+        "synaptic": sf.Synaptic(alpha=0.8, beta=0.9, learn_beta=True, learn_threshold=True),
+        "lapicque": sf.Lapicque(beta=0.9),
+        "alpha": sf.Alpha(alpha=0.9, beta=0.8),
+        "adaptive": sf.AdaptiveLeaky(beta=0.9, rho=0.95, learn_rho=True),
+        "rleaky one-to-one": sf.RLeaky(beta=0.9, V=0.5, all_to_all=False),
+        "rsynaptic all-to-all": sf.RSynaptic(alpha=0.8, beta=0.9, linear_features=n),
+        "leaky inhibition": sf.Leaky(beta=0.9, threshold=0.5, inhibition=True),
+    }
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has one thread here")
+@pytest.mark.parametrize("name", list(_models(4)))
+def test_every_fused_model_is_thread_count_independent(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Outputs, final states and every gradient are bit-identical at 1 and 2 kernel threads."""
+    n = 70
+    torch.manual_seed(5)
+    neuron = _models(n)[name]
+    neuron.backend = "cpu"
+    x = (torch.randn(30, 6, n) + 0.4).requires_grad_()  # 420 neurons per step: several spans
+    results = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("SPIKEFLOW_NUMBA_THREADS", threads)
+        out, state = neuron(x)
+        assert out.sum() > 0
+        leaves = [x, *(p for p in neuron.parameters() if p.requires_grad)]
+        grads = torch.autograd.grad((out * torch.linspace(-1, 1, out.shape[-1])).sum() + state[-1].sum(), leaves)
+        results.append((out, *state, *grads))
+    for a, b in zip(*results, strict=True):
+        assert torch.equal(a, b)
