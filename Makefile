@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install lint clean
+.PHONY: demo test bench bench-gpu install lint clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/peers.py
+
+# the triton backend against the floor and SpikingJelly on a CUDA machine (exits with a message without CUDA)
+bench-gpu: $(STAMP)
+	$(PY) benchmarks/gpu_peers.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check spikeflow tests benchmarks
