@@ -23,7 +23,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ._lif_numba import NONE, SUBTRACT, _serial
+from ._lif_numba import NONE, SUBTRACT, _serial, delayed_reset_adjoint
 
 __all__ = ["wta_forward", "wta_backward", "wta_backward_dx", "kernel", "placeholder"]
 
@@ -141,33 +141,15 @@ def wta_backward(
                 else:
                     spp = one if (k == wp and upk - th > 0) else zero
                     vp = upk - spp * th if reset == SUBTRACT else upk * (one - spp)
-                if reset != NONE and delayed:
-                    r = one if vp - th > 0 else zero
-                    if reset == SUBTRACT:
-                        dvp = du * bt
-                        dbeta[j] += du * vp
-                        dinp = du
-                        dthr[j] -= du * r
-                        dr = -du * th
-                    elif clears_input:
-                        kk = du * (one - r)
-                        dvp = kk * bt
-                        dbeta[j] += kk * vp
-                        dinp = kk
-                        dr = -du * (bt * vp + itr[t, j])  # clears_input implies second
-                    else:
-                        dvp = du * bt * (one - r)
-                        dbeta[j] += du * (one - r) * vp
-                        dinp = du
-                        dr = -du * bt * vp
-                    if not detach:
-                        sgp = sg[t - 1, j] if t > 0 else sg0[j]
-                        dvp += dr * sgp
-                        dthr[j] -= dr * sgp
-                else:
-                    dvp = du * bt
-                    dbeta[j] += du * vp
-                    dinp = du
+                dvp, dbk, dinp, dthk, dr = delayed_reset_adjoint(
+                    du, vp, bt, th, itr[t, j] if second else zero, reset, delayed, clears_input, one, zero
+                )
+                dbeta[j] += dbk
+                dthr[j] -= dthk
+                if reset != NONE and delayed and not detach:
+                    sgp = sg[t - 1, j] if t > 0 else sg0[j]
+                    dvp += dr * sgp
+                    dthr[j] -= dr * sgp
                 lam[k] = dvp
                 if second:
                     di = dinp + mu[k]

@@ -45,6 +45,26 @@ def span(m: int, threads: int) -> int:
     return max(BLOCK, (per + BLOCK - 1) // BLOCK * BLOCK)
 
 
+@numba.njit(cache=True, nogil=True)
+def delayed_reset_adjoint(du, vp, bt, th, inp, reset, delayed, clears_input, one, zero):  # pragma: no cover
+    """Adjoint of u[t] = beta v[t-1] + inp[t] with the delayed reset r = H(v[t-1] - thr) of
+    the update rules above, for one neuron: du = dL/du[t], vp = v[t-1], inp = i[t] (read only
+    for a zero reset that clears the input, which implies second order).
+
+    Returns (dL/dv[t-1] without the reset signal's surrogate term, dL/dbeta, dL/dinp[t],
+    the amount to subtract from dL/dthr, dL/dr).
+    """
+    if reset != NONE and delayed:
+        r = one if vp - th > 0 else zero
+        if reset == SUBTRACT:
+            return du * bt, du * vp, du, du * r, -du * th
+        if clears_input:
+            kk = du * (one - r)
+            return kk * bt, kk * vp, kk, zero, -du * (bt * vp + inp)
+        return du * bt * (one - r), du * (one - r) * vp, du, zero, -du * bt * vp
+    return du * bt, du * vp, du, zero, zero
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def lif_forward(
     x, v0, i0, alpha, beta, thr, one, zero, reset, delayed, clears_input, second, record, blk,
@@ -182,33 +202,15 @@ def lif_backward(
                 else:
                     spp = one if upk - th > 0 else zero
                     vp = upk - spp * th if reset == SUBTRACT else upk * (one - spp)
-                if reset != NONE and delayed:
-                    r = one if vp - th > 0 else zero
-                    if reset == SUBTRACT:
-                        dvp = du * bt
-                        db[k] += du * vp
-                        dinp = du
-                        dth[k] -= du * r
-                        dr = -du * th
-                    elif clears_input:
-                        kk = du * (one - r)
-                        dvp = kk * bt
-                        db[k] += kk * vp
-                        dinp = kk
-                        dr = -du * (bt * vp + it[k])  # clears_input implies second
-                    else:
-                        dvp = du * bt * (one - r)
-                        db[k] += du * (one - r) * vp
-                        dinp = du
-                        dr = -du * bt * vp
-                    if not detach:
-                        sgp = sgp_row[k] if (has_sg or t == 0) else zero
-                        dvp += dr * sgp
-                        dth[k] -= dr * sgp
-                else:
-                    dvp = du * bt
-                    db[k] += du * vp
-                    dinp = du
+                dvp, dbk, dinp, dthk, dr = delayed_reset_adjoint(
+                    du, vp, bt, th, it[k] if second else zero, reset, delayed, clears_input, one, zero
+                )
+                db[k] += dbk
+                dth[k] -= dthk
+                if reset != NONE and delayed and not detach:
+                    sgp = sgp_row[k] if (has_sg or t == 0) else zero
+                    dvp += dr * sgp
+                    dth[k] -= dr * sgp
                 lam[k] = dvp
                 if second:
                     di = dinp + mu[k]
