@@ -18,6 +18,13 @@ def _x(steps: int = 9) -> torch.Tensor:
     return torch.rand(steps, 4, 5, generator=torch.Generator().manual_seed(1)) * 2
 
 
+# nn.Linear on a whole [T, B, F] sequence is one GEMM of T*B rows; per step it is T GEMMs of B
+# rows. MKL's blocking depends on the row count (AVX-512 machines differ in the last ulp), so
+# the sequence and the step paths agree to float32 rounding, not bit for bit.
+def _close(a: torch.Tensor, b: torch.Tensor) -> None:
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_matches_manual_loop() -> None:
     net = _net()
     x = _x()
@@ -29,10 +36,11 @@ def test_matches_manual_loop() -> None:
         h, s1 = lif1.step(fc1(x[t]), s1)
         o, s2 = syn2.step(fc2(h), s2)
         outs.append(o)
-    assert torch.equal(out, torch.stack(outs))
+    _close(out, torch.stack(outs))
     assert states[0] is None and states[2] is None
-    assert torch.equal(states[1].v, s1.v)
-    assert torch.equal(states[3].v, s2.v) and torch.equal(states[3].i, s2.i)
+    _close(states[1].v, s1.v)
+    _close(states[3].v, s2.v)
+    _close(states[3].i, s2.i)
 
 
 def test_step_equals_forward() -> None:
@@ -44,9 +52,12 @@ def test_step_equals_forward() -> None:
     for t in range(x.shape[0]):
         o, st = net.step(x[t], st)
         outs.append(o)
-    assert torch.equal(torch.stack(outs), out)
+    _close(torch.stack(outs), out)
     for a, b in zip(st, states, strict=True):
-        assert (a is None and b is None) or all(torch.equal(fa, fb) for fa, fb in zip(a, b, strict=True))
+        assert (a is None) == (b is None)
+        if a is not None:
+            for fa, fb in zip(a, b, strict=True):
+                _close(fa, fb)
 
 
 def test_states_continue_a_sequence() -> None:
