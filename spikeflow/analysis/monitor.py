@@ -104,6 +104,7 @@ class Monitor:
         self._outputs: dict[str, list[Tensor]] = {name: [] for name in self.layers}
         self._states: dict[str, list[dict[str, Tensor]]] = {name: [] for name in self.layers}
         self._asked: dict[str, list[bool]] = {name: [] for name in self.layers}
+        self._folded: dict[int, list[tuple[int, int] | None]] = {}
         self._handles: list[Any] = []
 
     # -- hooks --------------------------------------------------------------------------
@@ -135,15 +136,43 @@ class Monitor:
                 return out, type(trace)(*(v[-1] for v in trace))
             t = _first_tensor(output)
             if t is not None:
+                shape = self._folded.get(id(module))
+                if shape and shape[-1] is not None and t.dim() >= 1 and t.shape[0] == shape[-1][0] * shape[-1][1]:
+                    t = t.reshape(shape[-1][0], shape[-1][1], *t.shape[1:])  # [T*B, ...] -> [T, B, ...]
                 self._outputs[name].append(self._keep(t))
             return None
 
         return hook
 
+    def _parent_hooks(self, children: list[nn.Module]):  # type: ignore[no-untyped-def]
+        """A Sequential folds time into the batch for its stateless layers; remember [T, B]."""
+
+        def pre(module: nn.Module, args: tuple[Any, ...]) -> None:
+            x = args[0] if args else None
+            tb = (x.shape[0], x.shape[1]) if isinstance(x, Tensor) and x.dim() >= 3 else None
+            for child in children:
+                self._folded.setdefault(id(child), []).append(tb)
+
+        def post(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            for child in children:
+                self._folded[id(child)].pop()
+
+        return pre, post
+
     def __enter__(self) -> Monitor:
         if self._handles:
             raise RuntimeError("Monitor: already active (a monitor can be entered once at a time)")
         try:
+            from ..layers.sequential import Sequential, is_stateful
+
+            watched = {id(m) for m in self.layers.values()}
+            for parent in self.model.modules():
+                if isinstance(parent, Sequential):
+                    kids = [c for c in parent if id(c) in watched and not is_stateful(c)]
+                    if kids:
+                        pre, post = self._parent_hooks(kids)
+                        self._handles.append(parent.register_forward_pre_hook(pre))
+                        self._handles.append(parent.register_forward_hook(post))
             for name, module in self.layers.items():
                 if self.record_states and isinstance(module, NeuronBase):
                     self._handles.append(module.register_forward_pre_hook(self._pre_hook(name), with_kwargs=True))
@@ -163,6 +192,7 @@ class Monitor:
         self._handles.clear()
         for stack in self._asked.values():
             stack.clear()
+        self._folded.clear()
 
     def clear(self) -> None:
         """Forget what was recorded (the hooks stay)."""
