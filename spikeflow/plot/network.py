@@ -75,11 +75,13 @@ def rate_heatmap(
     sample: int | None = None,
     title: str | None = None,
     cmap: str = "viridis",
+    vmax: float | None = None,
 ) -> Any:
     """Firing-rate heat map: neurons (rows) by time steps (columns).
 
     spikes [T, B, ...]: ``over="batch"`` colours each (neuron, step) by the fraction of batch
     entries that spiked; with ``sample`` the single sample's spikes are shown instead.
+    ``vmax`` tops the colour scale (default: the highest rate, so sparse layers stay visible).
     Returns the Figure (with a colour bar).
     """
     if over != "batch":
@@ -96,7 +98,7 @@ def rate_heatmap(
         rates = s.ne(0).float().mean(dim=1).reshape(s.shape[0], -1)
     fig, ax = _figure_axes(ax, (7.0, 3.5))
     image = ax.imshow(rates.T.numpy(), aspect="auto", origin="lower", interpolation="nearest", cmap=cmap,
-                      vmin=0.0, vmax=1.0, extent=(-0.5, rates.shape[0] - 0.5, -0.5, rates.shape[1] - 0.5))
+                      vmin=0.0, vmax=vmax if vmax is not None else max(float(rates.max()), 1e-3), extent=(-0.5, rates.shape[0] - 0.5, -0.5, rates.shape[1] - 0.5))
     fig.colorbar(image, ax=ax, label="firing rate" if sample is None else "spike")
     ax.set_xlabel("time step")
     ax.set_ylabel("neuron")

@@ -11,6 +11,7 @@ def training_curves(history: Sequence[dict[str, Any]], *, title: str | None = No
     if not isinstance(history, (list, tuple)) or not history or not all(isinstance(h, dict) for h in history):
         raise ValueError("history: expected a non-empty list of per-epoch dicts (metrics.json's 'history')")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
     fig = Figure(figsize=(9.0, 3.2), layout="constrained")
@@ -22,6 +23,7 @@ def training_curves(history: Sequence[dict[str, Any]], *, title: str | None = No
                       if isinstance(v, (int, float)) and not math.isnan(float(v))]
             if points:
                 ax.plot([p[0] for p in points], [p[1] for p in points], style, ms=3, label=split)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
