@@ -19,12 +19,13 @@ from .energy import (
     snn_energy_at_rate,
 )
 from .monitor import Monitor, neuron_layers
+from .neurobench import NeuroBenchAdapter
 from .ops import LayerOps, OpCounter, count_ops
 from .report import Report, format_table, report
 from .stats import activation_sparsity, firing_stats, layer_rate, neuron_rates, overall_sparsity, step_rates
 
 __all__ = [
-    "ComputeCosts", "LayerOps", "MemoryCosts", "Monitor", "OpCounter", "activation_sparsity", "count_ops",
+    "ComputeCosts", "LayerOps", "NeuroBenchAdapter", "MemoryCosts", "Monitor", "OpCounter", "activation_sparsity", "count_ops",
     "crossover_rate", "firing_stats", "layer_rate", "memory_energy", "neuron_layers", "neuron_rates",
     "overall_sparsity", "proxy_energy", "Report", "format_table", "report", "qann_bits", "qann_energy", "snn_energy_at_rate", "step_rates",
 ]

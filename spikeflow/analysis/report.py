@@ -213,6 +213,13 @@ def report(
         "hidden_rate": total["rate"],
     }
     summary["snn_wins"] = bool(total["memory_pj"] < qann["total"])
+    # NeuroBench's names: synaptic operations per sample, activation sparsity over every sample.
+    neuron_rows = [r for r in layers if r.kind == "neuron"]
+    out_numel = sum(r.out_numel for r in neuron_rows)
+    summary["effective_acs"] = total["acs"]
+    summary["effective_macs"] = total["macs"]
+    summary["dense_ops"] = total["dense"]
+    summary["activation_sparsity"] = 1.0 - sum(r.spikes for r in neuron_rows) / out_numel if out_numel else None
     assumptions = {"compute": asdict(compute), "memory": asdict(memory),
                    "notes": "per sample; biases, pooling and normalisation not counted; one weight fetch per "
                             "synaptic operation (no reuse) in both the SNN and the QANN; crossover assumes one "
