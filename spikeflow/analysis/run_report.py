@@ -67,7 +67,7 @@ def _num(v: Any) -> str:
 
 
 def _energy(pj: float) -> str:
-    for unit, scale in (("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
+    for unit, scale in (("mJ", 1e9), ("\u00b5J", 1e6), ("nJ", 1e3)):
         if abs(pj) >= scale:
             return f"{pj / scale:.3g} {unit}"
     return f"{pj:.3g} pJ"
