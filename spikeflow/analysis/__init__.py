@@ -25,7 +25,8 @@ from .report import Report, format_table, report
 from .stats import activation_sparsity, firing_stats, layer_rate, neuron_rates, overall_sparsity, step_rates
 
 __all__ = [
-    "ComputeCosts", "LayerOps", "NeuroBenchAdapter", "MemoryCosts", "Monitor", "OpCounter", "activation_sparsity", "count_ops",
-    "crossover_rate", "firing_stats", "layer_rate", "memory_energy", "neuron_layers", "neuron_rates",
-    "overall_sparsity", "proxy_energy", "Report", "format_table", "report", "qann_bits", "qann_energy", "snn_energy_at_rate", "step_rates",
+    "ComputeCosts", "LayerOps", "MemoryCosts", "Monitor", "NeuroBenchAdapter", "OpCounter", "Report",
+    "activation_sparsity", "count_ops", "crossover_rate", "firing_stats", "format_table", "layer_rate",
+    "memory_energy", "neuron_layers", "neuron_rates", "overall_sparsity", "proxy_energy", "qann_bits",
+    "qann_energy", "report", "snn_energy_at_rate", "step_rates",
 ]

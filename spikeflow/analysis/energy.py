@@ -106,6 +106,10 @@ def _check_costs(costs: Any) -> None:
             raise ValueError(f"{name}: expected an int, got {value!r}")
 
 
+DEFAULT_COMPUTE = ComputeCosts()
+DEFAULT_MEMORY = MemoryCosts()
+
+
 def qann_bits(steps: int) -> int:
     """Bits of the ANN that matches a T-step rate code: ceil(log2(T + 1)) (T + 1 levels)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -121,13 +125,13 @@ def _check_layers(layers: Sequence[LayerOps], samples: int) -> None:
 
 
 # -- (a) ------------------------------------------------------------------------------------
-def proxy_energy(layer: LayerOps, costs: ComputeCosts = ComputeCosts()) -> float:
+def proxy_energy(layer: LayerOps, costs: ComputeCosts = DEFAULT_COMPUTE) -> float:
     """(a) for one layer's totals, pJ: ACs * e_ac + MACs * e_mac."""
     return layer.acs * costs.e_ac + layer.macs * costs.e_mac
 
 
 # -- (b) ------------------------------------------------------------------------------------
-def memory_energy(layer: LayerOps, costs: MemoryCosts = MemoryCosts()) -> dict[str, float]:
+def memory_energy(layer: LayerOps, costs: MemoryCosts = DEFAULT_MEMORY) -> dict[str, float]:
     """(b) for one layer's totals, pJ, split into compute / weights / state / spikes and total."""
     c = costs
     compute = layer.acs * c.accumulate + layer.macs * c.mac(c.weight_bits)
@@ -160,7 +164,7 @@ def _steps(layers: Sequence[LayerOps], steps: int | None) -> int:
 
 
 def qann_energy(layers: Sequence[LayerOps], samples: int, steps: int | None = None,
-                costs: MemoryCosts = MemoryCosts()) -> dict[str, float]:
+                costs: MemoryCosts = DEFAULT_MEMORY) -> dict[str, float]:
     """(c) per sample, pJ: the architecture run once as a ceil(log2(T+1))-bit ANN.
 
     Uses the dense counts (every synapse) divided by T and by the number of samples.
@@ -181,7 +185,7 @@ def qann_energy(layers: Sequence[LayerOps], samples: int, steps: int | None = No
 
 
 def snn_energy_at_rate(layers: Sequence[LayerOps], samples: int, rate: float,
-                       costs: MemoryCosts = MemoryCosts()) -> float:
+                       costs: MemoryCosts = DEFAULT_MEMORY) -> float:
     """(b) per sample, pJ, if every synapse input and every spiking neuron fired at ``rate``
     (the paper's single average spike rate), on the architecture the counts describe."""
     _check_layers(layers, samples)
@@ -200,7 +204,7 @@ def snn_energy_at_rate(layers: Sequence[LayerOps], samples: int, rate: float,
 
 
 def crossover_rate(layers: Sequence[LayerOps], samples: int, steps: int | None = None,
-                   costs: MemoryCosts = MemoryCosts()) -> float:
+                   costs: MemoryCosts = DEFAULT_MEMORY) -> float:
     """The average spike rate s* at which (b) equals (c); the SNN costs less below it.
 
     (b) is affine in the rate: E(s) = A s + B, so s* = (E_qann - B) / A. A value below 0

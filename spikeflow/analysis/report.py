@@ -18,7 +18,16 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import Tensor, nn
 
-from .energy import ComputeCosts, MemoryCosts, crossover_rate, memory_energy, proxy_energy, qann_energy
+from .energy import (
+    DEFAULT_COMPUTE,
+    DEFAULT_MEMORY,
+    ComputeCosts,
+    MemoryCosts,
+    crossover_rate,
+    memory_energy,
+    proxy_energy,
+    qann_energy,
+)
 from .ops import LayerOps, OpCounter
 
 COLUMNS: list[tuple[str, str, str]] = [
@@ -159,8 +168,8 @@ def report(
     data: Any,
     *,
     encode: Callable[[Tensor], Tensor] | None = None,
-    compute: ComputeCosts = ComputeCosts(),
-    memory: MemoryCosts = MemoryCosts(),
+    compute: ComputeCosts = DEFAULT_COMPUTE,
+    memory: MemoryCosts = DEFAULT_MEMORY,
     max_batches: int | None = None,
     **forward_kwargs: Any,
 ) -> Report:

@@ -97,8 +97,9 @@ def rate_heatmap(
         s = spikes.detach().cpu()
         rates = s.ne(0).float().mean(dim=1).reshape(s.shape[0], -1)
     fig, ax = _figure_axes(ax, (7.0, 3.5))
+    top = vmax if vmax is not None else max(float(rates.max()), 1e-3)
     image = ax.imshow(rates.T.numpy(), aspect="auto", origin="lower", interpolation="nearest", cmap=cmap,
-                      vmin=0.0, vmax=vmax if vmax is not None else max(float(rates.max()), 1e-3), extent=(-0.5, rates.shape[0] - 0.5, -0.5, rates.shape[1] - 0.5))
+                      vmin=0.0, vmax=top, extent=(-0.5, rates.shape[0] - 0.5, -0.5, rates.shape[1] - 0.5))
     fig.colorbar(image, ax=ax, label="firing rate" if sample is None else "spike")
     ax.set_xlabel("time step")
     ax.set_ylabel("neuron")

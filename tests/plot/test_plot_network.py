@@ -38,7 +38,8 @@ def test_traces_show_threshold_spike_marks_and_a_legend():
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["neuron 0", "spike", "neuron 1", "threshold"]
-    assert any(len(line.get_ydata()) and line.get_ydata()[0] == 1.0 and line.get_linestyle() == "--" for line in ax.lines)
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [1.0, 1.0]
 
 
 def test_rate_heatmap_colours_each_neuron_step_by_the_batch_rate():
