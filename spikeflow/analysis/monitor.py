@@ -35,7 +35,7 @@ def resolve_layers(model: nn.Module, layers: Iterable[str | nn.Module] | None) -
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     named = dict(model.named_modules())
     if layers is None:
-        chosen = {name: named[name] for name in neuron_layers(model)}
+        chosen = {name or "model": named[name] for name in neuron_layers(model)}
         if not chosen:
             chosen = {name or "model": m for name, m in named.items() if name == ""}
         return chosen

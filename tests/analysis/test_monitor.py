@@ -50,6 +50,10 @@ def test_monitor_with_states_leaves_results_unchanged_and_records_the_trace(kind
     for field in trace_ref._fields:
         assert torch.equal(mon.state("1", field), getattr(trace_ref, field))
     assert float(mon.spikes("1").sum()) > 0  # the test exercises real spikes
+    with Monitor(net, states=True) as mon2:  # the Sequential's own record=True keeps working
+        _, outputs = net(x, record=True)
+    assert all(torch.equal(a, b) for a, b in zip(outputs, per_layer, strict=True))
+    assert torch.equal(mon2.state("1", "v"), mon.state("1", "v"))
 
 
 def test_monitor_respects_a_caller_that_asked_for_the_trace():

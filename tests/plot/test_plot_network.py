@@ -12,6 +12,9 @@ matplotlib.use("Agg")
 import spikeflow as sf  # noqa: E402
 from spikeflow import plot  # noqa: E402
 
+# An animation that is never saved warns when it is garbage-collected (the MP4 test without ffmpeg).
+pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted")
+
 
 def test_raster_layers_draws_one_panel_per_layer_with_every_spike(tmp_path):
     torch.manual_seed(0)
@@ -68,7 +71,6 @@ def test_spike_frame_animation_saves_a_gif_with_one_frame_per_step(tmp_path):
         plot.save_animation(anim, str(tmp_path / "x.avi"))
 
 
-@pytest.mark.filterwarnings("ignore:Animation was deleted")
 def test_mp4_needs_ffmpeg(tmp_path):
     anim = plot.spike_count_animation(torch.ones(3, 2))
     if plot.ffmpeg_available():
