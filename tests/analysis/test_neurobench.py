@@ -81,5 +81,8 @@ def test_adapter_runs_time_major_and_returns_batch_first():
     assert out.shape == (3, 6, 4)
     assert torch.equal(out, net(x.transpose(0, 1))[0].transpose(0, 1))
     assert all(not m._forward_hooks for m in net.modules())  # the taps' hooks are gone after the call
+    # Every call starts from rest and samples are independent: nothing carries over.
+    assert torch.equal(model(x), out)
+    assert torch.allclose(model(x[1:2]), out[1:2], atol=1e-6)
     with pytest.raises(ValueError, match=r"\[B, T, \.\.\.\]"):
         model(torch.rand(3, 10))
