@@ -66,7 +66,8 @@ class Trainer:
     grad_clip:  max global gradient norm (None: no clipping).
     progress:   show the tqdm bar (None: only on a terminal and not when ``CI`` is set).
     on_epoch_end: called with each epoch's record (a logging hook).
-    tensorboard: also log to TensorBoard in out_dir (only if it is installed).
+    tensorboard: also log to TensorBoard in out_dir/tensorboard (only if it is installed): every
+                epoch record as scalars, per-neuron firing-rate histograms of each neuron layer.
     info:       extra entries for metrics.json (task name, configuration, ...).
 
     Seed before building the model too (``seed_everything``): ``fit`` reseeds every RNG, but
