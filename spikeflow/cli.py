@@ -1,6 +1,7 @@
 """The ``spikeflow`` command line.
 
     spikeflow train TASK [options]      train a registered task (see ``spikeflow train -h``)
+    spikeflow report RUN_DIR            write RUN_DIR/report.html (curves, rasters, ops, energy)
 
 Each task writes OUT/metrics.json (and its plots). ``main`` returns the exit code:
 0 on success, 2 for a usage error (unknown task or bad option), 1 for a failed run.
@@ -28,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         task = TASKS[name]
         sub = tasks.add_parser(name, help=getattr(task, "help", None), description=getattr(task, "help", None))
         task.add_arguments(sub)
+    rep = commands.add_parser("report", help="write RUN_DIR/report.html, a self-contained page about a run",
+                              description="Write one self-contained HTML page about a training run: curves, "
+                                          "rasters, firing rates, operation counts and energy, configuration.")
+    rep.add_argument("run_dir", metavar="RUN_DIR", help="output folder of spikeflow train (holds metrics.json)")
+    rep.add_argument("--out", default=None, help="where to write the page (default RUN_DIR/report.html)")
+    rep.add_argument("--samples", type=int, default=256, help="test samples for rates and energy (default 256)")
     return parser
 
 
@@ -49,6 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         summary = {k: metrics.get(k) for k in ("test_accuracy", "epochs", "seconds") if k in metrics}
         print(json.dumps(summary))
+        return 0
+    if args.command == "report":
+        from .analysis.run_report import write_run_report
+
+        try:
+            path = write_run_report(args.run_dir, args.out, args.samples)
+        except (ValueError, TypeError, FileNotFoundError, KeyError) as err:
+            print(f"spikeflow report: error: {err}", file=sys.stderr)
+            return 1
+        print(path)
         return 0
     parser.error(f"unknown command {args.command!r}")  # unreachable: argparse checks choices
     return 2

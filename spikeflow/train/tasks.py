@@ -129,6 +129,8 @@ class DigitsTask:
         parser.add_argument("--loss", choices=LOSSES, default="ce_count",
                             help="loss on the output spikes (default ce_count)")
         parser.add_argument("--lr", type=_positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
+        parser.add_argument("--tensorboard", action="store_true",
+                            help="also log scalars and firing-rate histograms to OUT/tensorboard (needs tensorboard)")
 
     def encoder(self, args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from .. import encoding
@@ -139,10 +141,21 @@ class DigitsTask:
         return lambda x: encoding.latency(x, num_steps=steps, tau=5.0, threshold=0.01, linear=True,
                                           normalize=True, clip=True)
 
+    def build_model(self, args: argparse.Namespace) -> torch.nn.Module:
+        """The network this task trains (``spikeflow report`` rebuilds it from the run's config)."""
+        from ..models import spiking_mlp
+
+        return spiking_mlp(64, args.hidden, 10, args.population, beta=args.beta)
+
+    def test_data(self, args: argparse.Namespace) -> Any:
+        """The test split (a Dataset of (image, label) pairs)."""
+        from ..data import digits
+
+        return digits("test", limit=args.limit)
+
     def run(self, args: argparse.Namespace) -> dict[str, Any]:
         from .. import metrics
         from ..data import digits
-        from ..models import spiking_mlp
         from .seed import seed_everything
         from .trainer import Trainer
 
@@ -155,7 +168,7 @@ class DigitsTask:
         test_loader = DataLoader(test_set, batch_size=256, shuffle=False)
         num_classes = 10
         pop_classes = num_classes if args.population > 1 else None
-        model = spiking_mlp(64, args.hidden, num_classes, args.population, beta=args.beta)
+        model = self.build_model(args)
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
         encode = self.encoder(args)
@@ -165,6 +178,7 @@ class DigitsTask:
             lambda out, y: metrics.accuracy_rate(out, y, num_classes=pop_classes),
             scheduler=scheduler, encode=encode, device=args.device, out_dir=out_dir, seed=args.seed,
             progress=False if args.no_progress else None, info={"task": self.name, "config": config},
+            tensorboard=getattr(args, "tensorboard", False),
         )
         result = trainer.fit(train_loader, test_loader, epochs=args.epochs, resume=args.resume)
         # The raster of a few test samples, after training.

@@ -66,7 +66,8 @@ class Trainer:
     grad_clip:  max global gradient norm (None: no clipping).
     progress:   show the tqdm bar (None: only on a terminal and not when ``CI`` is set).
     on_epoch_end: called with each epoch's record (a logging hook).
-    tensorboard: also log to TensorBoard in out_dir (only if it is installed).
+    tensorboard: also log to TensorBoard in out_dir/tensorboard (only if it is installed): every
+                epoch record as scalars, per-neuron firing-rate histograms of each neuron layer.
     info:       extra entries for metrics.json (task name, configuration, ...).
 
     Seed before building the model too (``seed_everything``): ``fit`` reseeds every RNG, but
@@ -296,6 +297,8 @@ class Trainer:
             }
             self.history.append(record)
             self._log(record, writer)
+            if writer is not None:
+                self._log_firing_rates(writer, test_loader if test_loader is not None else train_loader, epoch)
             if self.checkpoint_path is not None:
                 elapsed = seconds_before + time.perf_counter() - started
                 save_checkpoint(self.checkpoint_path, self.state_dict(epoch, generator, elapsed, test_generator))
@@ -336,6 +339,30 @@ class Trainer:
                     writer.add_scalar(key, value, record["epoch"])
         if self.on_epoch_end is not None:
             self.on_epoch_end(dict(record))
+
+    @torch.no_grad()
+    def _log_firing_rates(self, writer: Any, loader: Iterable[Batch], epoch: int) -> None:
+        """TensorBoard histograms of each neuron layer's per-neuron firing rate on one batch.
+
+        Runs under a forked RNG so that logging does not change the training run."""
+        from ..analysis import Monitor, neuron_rates
+
+        generator = getattr(loader, "generator", None)
+        saved = generator.get_state() if isinstance(generator, torch.Generator) else None
+        with torch.random.fork_rng(devices=[]):
+            batch = next(iter(loader), None)
+            if saved is not None:
+                generator.set_state(saved)  # type: ignore[union-attr]
+            if batch is None:
+                return
+            x, _ = self._split(batch, "the firing-rate batch")
+            self.model.eval()
+            with Monitor(self.model) as mon:
+                self.model(self.encode(x))
+        for name in mon.names():
+            rates = neuron_rates(mon.spikes(name))
+            writer.add_histogram(f"firing_rate/{name}", rates, epoch)
+            writer.add_scalar(f"firing_rate_mean/{name}", float(rates.mean()), epoch)
 
     def _tensorboard_writer(self) -> Any:
         if not self.tensorboard or self.out_dir is None:

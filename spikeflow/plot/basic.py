@@ -1,4 +1,4 @@
-"""Plots of spiking activity: rasters, membrane traces, spike-count animations.
+"""Single-panel plots: raster, membrane traces, spike-count animation (and saving animations).
 
 matplotlib is imported inside each function (it is slow to import and not needed to train);
 every function works with the non-interactive Agg backend and returns the figure (or the
@@ -86,12 +86,14 @@ def traces(
     threshold: float | None = None,
     neurons: Sequence[int] | None = None,
     title: str | None = None,
+    legend: bool | None = None,
 ) -> Any:
     """Membrane traces, one line per neuron, with spikes marked as dots on their trace.
 
     mem: [T] or [T, N] (or [T, B, ...] with ``sample``); spikes: same shape as mem.
     ``neurons`` picks a subset of columns; ``threshold`` draws a dashed line.
-    Returns the matplotlib Figure.
+    ``legend`` names each neuron, the threshold and the spike marks (default: on for up to
+    10 neurons). Returns the matplotlib Figure.
     """
     v = _as_2d("mem", mem, sample, "[T] or [T, N] or [T, B, ...]")
     s = None
@@ -108,13 +110,19 @@ def traces(
         s = None if s is None else s[:, idx]
     fig, ax = _figure_axes(ax, (6.0, 3.0))
     steps = torch.arange(v.shape[0]).numpy()
+    names = list(neurons) if neurons is not None else list(range(v.shape[1]))
+    marked = False
     for j in range(v.shape[1]):
-        (line,) = ax.plot(steps, v[:, j].numpy(), lw=1.0)
+        (line,) = ax.plot(steps, v[:, j].numpy(), lw=1.0, label=f"neuron {names[j]}")
         if s is not None:
             fired = torch.nonzero(s[:, j] != 0).flatten()
-            ax.plot(fired.numpy(), v[fired, j].numpy(), "o", ms=3, color=line.get_color())
+            ax.plot(fired.numpy(), v[fired, j].numpy(), "o", ms=4, color=line.get_color(),
+                    label=None if marked else "spike")
+            marked = marked or len(fired) > 0
     if threshold is not None:
-        ax.axhline(threshold, ls="--", color="gray", lw=0.8)
+        ax.axhline(threshold, ls="--", color="gray", lw=0.8, label="threshold")
+    if legend or (legend is None and v.shape[1] <= 10):
+        ax.legend(loc="best", fontsize="small", framealpha=0.8)
     ax.set_xlabel("time step")
     ax.set_ylabel("membrane")
     if title:
@@ -163,10 +171,25 @@ def spike_count_animation(
 
 
 def save_animation(anim: Any, path: str, fps: int = 20) -> str:
-    """Save an animation as a GIF with Pillow (raises ImportError if Pillow is missing)."""
+    """Save an animation: ``.gif`` through Pillow, ``.mp4`` through ffmpeg.
+
+    Raises ImportError when the writer the suffix needs is not available (Pillow not
+    installed; no ffmpeg on the PATH) and ValueError for any other suffix.
+    """
     from matplotlib import animation
 
-    if not animation.writers.is_available("pillow"):
-        raise ImportError("save_animation: the 'pillow' writer is unavailable; pip install pillow")
-    anim.save(path, writer=animation.PillowWriter(fps=fps))
-    return path
+    if isinstance(fps, bool) or not isinstance(fps, int) or fps <= 0:
+        raise ValueError(f"fps: expected a positive int, got {fps!r}")
+    suffix = str(path).lower().rsplit(".", 1)[-1] if "." in str(path) else ""
+    if suffix == "gif":
+        if not animation.writers.is_available("pillow"):
+            raise ImportError("save_animation: the 'pillow' writer is unavailable; pip install pillow")
+        anim.save(path, writer=animation.PillowWriter(fps=fps))
+    elif suffix == "mp4":
+        if not animation.writers.is_available("ffmpeg"):
+            raise ImportError("save_animation: MP4 needs ffmpeg on the PATH (e.g. apt-get install ffmpeg); "
+                              "save a .gif instead")
+        anim.save(path, writer=animation.FFMpegWriter(fps=fps))
+    else:
+        raise ValueError(f"path: expected a .gif or .mp4 file name, got {str(path)!r}")
+    return str(path)
