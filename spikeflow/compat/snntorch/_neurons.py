@@ -168,7 +168,9 @@ class SpikingNeuron(nn.Module):
         return new._replace(v=v), spk
 
     def _call(self, input_: Tensor, **given: Any) -> Any:
-        checks.check_input("input_", input_, sequence=False, finite=self.check_finite)  # type: ignore[attr-defined]
+        # snnTorch also takes a 0-d input (one scalar neuron)
+        checks.check_input("input_", input_.reshape(1) if isinstance(input_, Tensor) and input_.dim() == 0 else input_,
+                           sequence=False, finite=self.check_finite)  # type: ignore[attr-defined]
         state = self._gather_state(input_, given)
         spk, new = self._advance(input_, state)
         self._store(new)

@@ -56,7 +56,7 @@ def TBPTT(net: torch.nn.Module, dataloader: Any, optimizer: Any, criterion: Any,
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                total += float(loss) * len(spk_rec) / steps
+                total += loss.item() * len(spk_rec) / steps
                 utils.detach_hidden(net)
                 spk_rec, mem_rec = [], []
     if batches == 0:
