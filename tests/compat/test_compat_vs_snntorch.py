@@ -271,3 +271,45 @@ def test_snntorch_checkpoint_loads_into_compat_network() -> None:
         a, b = real(x_t), ours(x_t)
         assert torch.equal(a[0], b[0])
         torch.testing.assert_close(b[2], a[2])
+
+
+def test_dataparallel_replica_with_init_hidden_refuses() -> None:
+    """nn.DataParallel replicas (marked _is_replica) would drop the hidden state after each call."""
+    lif = snn.Leaky(beta=0.9, init_hidden=True)
+    lif._is_replica = True
+    with pytest.raises(RuntimeError, match="DataParallel"):
+        lif(torch.rand(2, 3))
+    explicit = snn.Leaky(beta=0.9)
+    explicit._is_replica = True
+    spk, mem = explicit(torch.rand(2, 3), torch.zeros(2, 3))  # explicit state is returned: correct
+    assert mem.shape == (2, 3)
+
+
+def test_slstm_keeps_state_when_sizes_differ() -> None:
+    """snnTorch's SLSTM(input_size != hidden_size) zeroes the passed state every step (its shape
+    check compares the state with the input); compat carries it."""
+    torch.manual_seed(0)
+    real, ours = snntorch.SLSTM(3, 5), snn.SLSTM(3, 5)
+    ours.load_state_dict(real.state_dict())
+    x = torch.rand(2, 3)
+    syn, mem = torch.ones(2, 5), torch.ones(2, 5)
+    _, syn_r, mem_r = real(x, syn, mem)
+    _, syn_o, mem_o = ours(x, syn, mem)
+    _, syn_zero, mem_zero = ours(x, torch.zeros(2, 5), torch.zeros(2, 5))
+    torch.testing.assert_close(mem_r, mem_zero)  # snnTorch ignored the passed state
+    assert not torch.allclose(mem_o, mem_zero)
+
+
+def test_bad_inputs_to_compat_raise() -> None:
+    with pytest.raises(ValueError, match="input_: expected finite|mem: expected finite"):
+        snn.Leaky(beta=0.9)(torch.tensor([[float("nan"), 0.0]]))
+    with pytest.raises(ValueError, match=r"mem: expected shape \(2, 3\)"):
+        snn.Leaky(beta=0.9)(torch.rand(2, 3), torch.zeros(4, 3))
+    with pytest.raises(TypeError, match="init_hidden"):
+        snn.Leaky(beta=0.9, init_hidden="yes")
+    with pytest.raises(ValueError, match="beta"):
+        snn.Leaky(beta=1.5)
+    with pytest.raises(ValueError, match="learn_beta"):
+        snn.Lapicque(beta=0.9, learn_beta=True)
+    with pytest.raises(ValueError, match="reset_mechanism"):
+        snn.Synaptic(alpha=0.5, beta=0.9, reset_mechanism="soft")

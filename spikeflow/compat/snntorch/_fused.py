@@ -22,13 +22,18 @@ from ... import surrogate as sg
 from ...functional import LeakyState, SpikeOptions
 
 
+#: set False to run every compat step through the plain reference step (benchmarks, debugging)
+ENABLED = True
+
+
 def leaky_step_supported(module: Any, x: Tensor, state: Any) -> bool:
     """The fused step runs Leaky with the core's default delayed, detached reset, no inhibition,
     and a spikeflow surrogate (whose derivative is ``grad``)."""
     opts: SpikeOptions = module.opts
     s = opts.surrogate
     return (
-        module.model == "leaky"
+        ENABLED
+        and module.model == "leaky"
         and opts.reset_delay
         and opts.detach
         and not opts.inhibition

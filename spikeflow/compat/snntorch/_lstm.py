@@ -54,8 +54,8 @@ class _SpikingLSTM(SpikingNeuron, nn.Module):
         self.register_buffer("graded_spikes_factor", torch.tensor(1.0))
         self._compat_init(init_hidden, output, reset_mechanism, True, state_quant, surrogate_disable)
 
-    def _check_state(self, state: Any, x_t: Tensor, x_name: str = "input_") -> Any:
-        return checks.check_state(state, LSTMState, x_t, x_name, self.check_finite, x_t)
+    def _validate_state(self, fields: tuple[Tensor, ...], like: Tensor) -> Any:
+        return checks.check_state(fields, LSTMState, like, "input_", False, like)
 
     def _state_like(self, input_: Tensor) -> Tensor:
         return torch.empty(self._state_shape(input_), dtype=input_.dtype, device=input_.device)

@@ -102,6 +102,13 @@ class SpikingNeuron(nn.Module):
 
     def _gather_state(self, input_: Tensor, given: dict[str, Any]) -> Any:
         """The state to start from: given values, else the stored ones; empty means rest."""
+        if self.init_hidden and getattr(self, "_is_replica", False):
+            raise RuntimeError(
+                "init_hidden=True under nn.DataParallel: each replica's hidden state is discarded after every "
+                "call, so a per-step loop would restart from rest at every step (snnTorch silently does this). "
+                "Pass the state explicitly (init_hidden=False), or use DistributedDataParallel (the state is "
+                "not a buffer, so it is not overwritten by rank 0's)"
+            )
         if self.init_hidden and any(v is not None for v in given.values()):
             raise TypeError(
                 f"{', '.join(repr(k) for k, v in given.items() if v is not None)}: not an argument while "
@@ -109,9 +116,11 @@ class SpikingNeuron(nn.Module):
             )
         shape = self._state_shape(input_)
         fields = []
+        any_explicit = False
         for name in self.state_names:
             value = given.get(name)
             explicit = value is not None
+            any_explicit |= explicit
             if value is None:
                 value = getattr(self, name)
             if not isinstance(value, Tensor):
@@ -127,7 +136,11 @@ class SpikingNeuron(nn.Module):
             elif value.dtype != input_.dtype and value.is_floating_point() and not explicit:
                 value = value.to(input_.dtype)  # a stored state follows a model moved to another dtype
             fields.append(value)
-        return self._check_state(tuple(fields), self._state_like(input_), "input_")  # type: ignore[attr-defined]
+        # the NaN/inf scan of the state happens after the step, on the new state (see _call)
+        return self._validate_state(tuple(fields), self._state_like(input_))
+
+    def _validate_state(self, fields: tuple[Tensor, ...], like: Tensor) -> Any:
+        return checks.check_state(fields, self.state_type, like, "input_", False, like)  # type: ignore[attr-defined]
 
     def _state_like(self, input_: Tensor) -> Tensor:
         return input_
@@ -167,12 +180,27 @@ class SpikingNeuron(nn.Module):
         v = new.v - do_reset * thr if self.reset_mechanism == "subtract" else new.v - do_reset * new.v
         return new._replace(v=v), spk
 
+    def _check_finite_step(self, input_: Tensor, old: Any, new: Any) -> None:
+        """One scan per step: NaN/inf in the input or the state reaches the new membrane; only
+        then are input and state scanned to name the culprit."""
+        if bool(torch.isfinite(new[-1]).all()):
+            return
+        checks.check_input("input_", input_.reshape(-1), sequence=False, finite=True)
+        for name, value in zip(self.state_names, old, strict=True):
+            checks._scan_finite(name, value)
+        raise ValueError(
+            f"input_: the membrane became non-finite from finite input and state (overflow: input of magnitude "
+            f"{float(input_.abs().max()):.3g}); check the input scale"
+        )
+
     def _call(self, input_: Tensor, **given: Any) -> Any:
         # snnTorch also takes a 0-d input (one scalar neuron)
         checks.check_input("input_", input_.reshape(1) if isinstance(input_, Tensor) and input_.dim() == 0 else input_,
-                           sequence=False, finite=self.check_finite)  # type: ignore[attr-defined]
+                           sequence=False, finite=False)
         state = self._gather_state(input_, given)
         spk, new = self._advance(input_, state)
+        if self.check_finite and checks.finite_checks_enabled():  # type: ignore[attr-defined]
+            self._check_finite_step(input_, state, new)
         self._store(new)
         if self.init_hidden and not self.output:
             return spk
