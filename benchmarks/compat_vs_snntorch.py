@@ -12,8 +12,8 @@ Loops:
           membrane, Adam step;
   hidden  tutorials 6-7: ``nn.Sequential`` with ``init_hidden=True`` neurons, ``utils.reset``,
           ``SF.ce_rate_loss``, Adam step.
-Rows: snnTorch; compat (fused Leaky step); compat with the fused step off (the plain core step
-functions); spikeflow's sequence API (``sf.Leaky`` over [T, B, N], fused CPU kernel) for the
+Rows: snnTorch; compat (fused Leaky step); compat without the per-step NaN/inf scan
+(``neuron.check_finite = False``); compat with the fused step off (the plain core step functions); spikeflow's sequence API (``sf.Leaky`` over [T, B, N], fused CPU kernel) for the
 step loop's network.
 """
 
@@ -70,7 +70,8 @@ class SequenceNet(nn.Module):
         self.steps = steps
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cur1 = self.fc1(x).unsqueeze(0).expand(self.steps, *x.shape[:-1], -1)  # static input each step
+        # the tutorial's work: fc1 applied to the (static) input at every step
+        cur1 = self.fc1(x.unsqueeze(0).expand(self.steps, *x.shape))
         spk1, _ = self.lif1(cur1)
         spk2, trace = self.lif2(self.fc2(spk1), record=True)
         return spk2, trace.v
@@ -157,10 +158,14 @@ def main() -> None:
     torch.manual_seed(0)
     ref = step_net(snntorch, n_in, n_hid, n_out, T)
     nets = {"snnTorch": ref, "compat": step_net(compat, n_in, n_hid, n_out, T),
+            "compat (finite scan off)": step_net(compat, n_in, n_hid, n_out, T),
             "compat (fused off)": step_net(compat, n_in, n_hid, n_out, T),
             "spikeflow sequence API": SequenceNet(n_in, n_hid, n_out, T)}
     for net in nets.values():
         net.load_state_dict(ref.state_dict(), strict=False)
+    for m in nets["compat (finite scan off)"].modules():
+        if isinstance(m, compat.SpikingNeuron):
+            m.check_finite = False
     opts = {k: torch.optim.SGD(n.parameters(), lr=0.0) for k, n in nets.items()}  # lr 0: same work, fixed weights
 
     def row(name: str) -> Callable[[], float]:

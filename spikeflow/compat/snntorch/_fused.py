@@ -69,26 +69,21 @@ class _LeakyStep(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out: Tensor, grad_v: Tensor):  # type: ignore[override]
         v_prev, beta, threshold, graded, shifted, spikes, r = ctx.saved_tensors
+        need = ctx.needs_input_grad
         d_spike = grad_out * graded * ctx.surrogate.grad(shifted, spikes)  # dL/du through the spike
         dv = grad_v + d_spike
         reset = ctx.reset
-        if reset == "zero":
-            keep = 1 - r
-            dv_prev, dbeta = dv * (beta * keep), dv * keep * v_prev
-        else:
-            dv_prev, dbeta = dv * beta, dv * v_prev
-        dthr = -d_spike
-        if reset == "subtract":
-            dthr = dthr - dv * r
-        return (
-            dv,
-            dv_prev,
-            _reduce(dbeta, beta) if ctx.needs_input_grad[2] else None,
-            _reduce(dthr, threshold) if ctx.needs_input_grad[3] else None,
-            _reduce(grad_out * spikes, graded) if ctx.needs_input_grad[4] else None,
-            None,
-            None,
-        )
+        keep = 1 - r if reset == "zero" else None
+        dv_prev = dbeta = dthr = dgraded = None
+        if need[1]:
+            dv_prev = dv * (beta * keep) if keep is not None else dv * beta
+        if need[2]:
+            dbeta = _reduce(dv * keep * v_prev if keep is not None else dv * v_prev, beta)
+        if need[3]:
+            dthr = _reduce(-d_spike - dv * r if reset == "subtract" else -d_spike, threshold)
+        if need[4]:
+            dgraded = _reduce(grad_out * spikes, graded)
+        return dv if need[0] else None, dv_prev, dbeta, dthr, dgraded, None, None
 
 
 def leaky_step(x: Tensor, state: LeakyState, params: dict[str, Any], opts: SpikeOptions) -> tuple[Tensor, LeakyState]:
