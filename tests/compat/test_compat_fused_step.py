@@ -64,3 +64,34 @@ def test_fused_gradcheck_float64(reset: str) -> None:
     # membrane path alone (no spike): a true gradcheck on the smooth part
     assert torch.autograd.gradcheck(lambda x, v0, beta: f(x, v0, beta, thr.detach(), graded.detach())[1],
                                     (x, v0, beta))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("surrogate", [sg.ATan(), sg.FastSigmoid(10.0)])
+def test_numba_step_equals_reference(dtype: torch.dtype, reset: str, surrogate: sg.Surrogate) -> None:
+    """Scalar, non-learnable parameters take the one-pass numba kernel: same bits forward,
+    same gradients (to rounding) backward."""
+    pytest.importorskip("numba")
+    g = torch.Generator().manual_seed(2)
+    opts = make_options(reset, True, None, surrogate, False)
+    params = {"beta": torch.tensor(0.9, dtype=dtype), "threshold": torch.tensor(0.8, dtype=dtype),
+              "graded": torch.tensor(1.0, dtype=dtype)}
+    x = (torch.rand(6, 5, 7, generator=g, dtype=dtype) * 1.5).requires_grad_(True)
+    assert _fused._numba_ok(x[0].detach(), torch.zeros(5, 7, dtype=dtype), params, opts) is not None
+    res = {}
+    for name in ("numba", "reference"):
+        st = LeakyState(torch.zeros(5, 7, dtype=dtype))
+        spikes, vs = [], []
+        for x_t in x.unbind(0):
+            if name == "numba":
+                o, st = _fused.leaky_step(x_t, st, params, opts)
+            else:
+                o, st = leaky_step(x_t, st, params["beta"], params["threshold"], params["graded"], opts)
+            spikes.append(o)
+            vs.append(st.v)
+        loss = (torch.stack(spikes) * torch.linspace(0.2, 1, 7, dtype=dtype)).sum() + torch.stack(vs).square().sum()
+        res[name] = (torch.stack(spikes), torch.stack(vs), torch.autograd.grad(loss, x)[0])
+    assert torch.equal(res["numba"][0], res["reference"][0])
+    assert torch.equal(res["numba"][1], res["reference"][1])
+    torch.testing.assert_close(res["numba"][2], res["reference"][2], rtol=1e-5, atol=1e-6)

@@ -67,6 +67,7 @@ class _SpikingLSTM(SpikingNeuron, nn.Module):
         return mem
 
     def _advance(self, input_: Tensor, state: Any) -> tuple[Tensor, Any]:
+        self._finite_verified = False
         thr = self.threshold.to(input_.dtype)
         r = delayed_reset_signal(state.v, thr, self.opts)
         syn, mem = self._gates(input_, state)

@@ -156,17 +156,21 @@ class SpikingNeuron(nn.Module):
         self._check_params(params, input_)  # type: ignore[attr-defined]
         opts = self.opts  # type: ignore[attr-defined]
         fused = _fused.leaky_step_supported(self, input_, state)
+        self._finite_verified = False
         if fused:
-            spk, new = _fused.leaky_step(input_, state, params, opts)
+            # the numba kernel checks every new membrane for NaN/inf as it computes it
+            spk, new, self._finite_verified = _fused.leaky_step_checked(input_, state, params, opts)
         else:
             spk, new = STEPS[self.model](input_, state, opts, **params)  # type: ignore[attr-defined]
         if self.state_quant:
+            self._finite_verified = False
             q = self.state_quant
             new = type(new)(*(f if n == "spk" else q(f) for n, f in zip(self.state_names, new, strict=True)))
             spk = fire(q(new.v), params["threshold"], opts) * params["graded"]
             if "spk" in self.state_names:
                 new = new._replace(s=spk)
         if not self.reset_delay and self.same_step_quirk and self.reset_mechanism != "none":
+            self._finite_verified = False
             new, spk = self._snntorch_same_step_reset(state, new, spk, params)
         return spk, new
 
@@ -199,7 +203,7 @@ class SpikingNeuron(nn.Module):
                            sequence=False, finite=False)
         state = self._gather_state(input_, given)
         spk, new = self._advance(input_, state)
-        if self.check_finite and checks.finite_checks_enabled():  # type: ignore[attr-defined]
+        if self.check_finite and checks.finite_checks_enabled() and not getattr(self, "_finite_verified", False):  # type: ignore[attr-defined]
             self._check_finite_step(input_, state, new)
         self._store(new)
         if self.init_hidden and not self.output:
