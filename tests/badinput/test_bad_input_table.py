@@ -18,7 +18,12 @@ import spikeflow as sf
 from spikeflow import encoding, losses, metrics
 from spikeflow import surrogate as sg
 from spikeflow.functional import (
-    AdaptiveState, AlphaState, LeakyState, RLeakyState, RSynapticState, SynapticState,
+    AdaptiveState,
+    AlphaState,
+    LeakyState,
+    RLeakyState,
+    RSynapticState,
+    SynapticState,
 )
 
 NAN, INF = float("nan"), float("inf")

@@ -8,7 +8,7 @@ snnTorch. Differences from snnTorch are listed in docs/migrating-from-snntorch.m
 """
 
 from . import backprop, functional, spikegen, spikeplot, surrogate, utils
-from ._lstm import SConv2dLSTM, SLSTM
+from ._lstm import SLSTM, SConv2dLSTM
 from ._neurons import LIF, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, SpikingNeuron, Synaptic
 
 __version__ = "1.0.0+spikeflow"

@@ -21,7 +21,6 @@ from torch import Tensor
 from ... import surrogate as sg
 from ...functional import LeakyState, SpikeOptions
 
-
 #: set False to run every compat step through the plain reference step (benchmarks, debugging)
 ENABLED = True
 #: set False to use the torch version of the fused step instead of the one-pass numba kernel

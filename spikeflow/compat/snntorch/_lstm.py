@@ -20,7 +20,6 @@ from ...functional import delayed_reset_signal, fire, make_options
 from ...neurons import checks
 from ...neurons.base import _as_tensor
 from ._neurons import _RESET_VAL, SpikingNeuron
-from .surrogate import as_surrogate
 
 __all__ = ["SLSTM", "SConv2dLSTM"]
 

@@ -7,7 +7,6 @@ changes on purpose, see its docstring). Outputs keep the input's dtype.
 
 from __future__ import annotations
 
-
 from typing import Any
 
 import torch
