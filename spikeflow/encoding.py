@@ -42,7 +42,20 @@ def _tensor(name: str, x: object, floating: bool = True) -> Tensor:
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if floating and not x.is_floating_point():
         raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+    if x.device.type == "meta":
+        raise ValueError(f"{name}: expected a tensor with data, got one on the meta device")
     return x
+
+
+def _dtype(dtype: object, floating: bool = False) -> torch.dtype:
+    """None -> the default dtype; otherwise a torch.dtype (floating if asked)."""
+    if dtype is None:
+        return torch.get_default_dtype()
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"dtype: expected a torch.dtype such as torch.float32, got {type(dtype).__name__} {dtype!r}")
+    if floating and not dtype.is_floating_point:
+        raise TypeError(f"dtype: expected a floating-point dtype for random (Bernoulli) spikes, got {dtype}")
+    return dtype
 
 
 def _no_nan(name: str, x: Tensor) -> None:
@@ -401,7 +414,7 @@ def to_one_hot(labels: Tensor, num_classes: int, dtype: torch.dtype | None = Non
     dtype defaults to ``torch.get_default_dtype()``; device follows ``labels``.
     """
     labels, num_classes = _labels(labels, num_classes, one_dim=False)
-    dtype = torch.get_default_dtype() if dtype is None else dtype
+    dtype = _dtype(dtype)
     return torch.nn.functional.one_hot(labels.long(), num_classes).to(dtype)
 
 
@@ -445,7 +458,7 @@ def rate_targets(
     generator = _generator(generator, labels.device)
     if generator is not None and not stochastic:
         raise ValueError("generator: expected None unless stochastic=True (deterministic targets use no RNG)")
-    dtype = torch.get_default_dtype() if dtype is None else dtype
+    dtype = _dtype(dtype, floating=stochastic)
     on = to_one_hot(labels, num_classes, dtype=torch.bool).repeat_interleave(population, dim=-1)  # [B, C*P]
     if stochastic:
         p = torch.where(
@@ -480,7 +493,7 @@ def latency_targets(
     on_time = _int("on_time", on_time, low=0, high=num_steps - 1)
     off_time = num_steps - 1 if off_time is None else _int("off_time", off_time, low=0, high=num_steps - 1)
     population = _int("population", population, low=1)
-    dtype = torch.get_default_dtype() if dtype is None else dtype
+    dtype = _dtype(dtype)
     on = to_one_hot(labels, num_classes, dtype=torch.bool).repeat_interleave(population, dim=-1)  # [B, C*P]
     step = torch.arange(num_steps, device=labels.device)[:, None, None]
     return torch.where(on.unsqueeze(0), step == on_time, step == off_time).to(dtype)

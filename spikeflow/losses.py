@@ -13,6 +13,7 @@ The weight follows the outputs' dtype and device, so float32 and float64 both wo
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Literal, Sequence
 
 import torch
@@ -63,7 +64,25 @@ def _check_weight(weight: Tensor | Sequence[float] | None) -> Tensor | None:
         raise TypeError(f"weight: expected real per-class weights, received dtype {w.dtype}")
     if w.dim() != 1:
         raise ValueError(f"weight: expected a 1-D tensor of per-class weights [C], received shape {tuple(w.shape)}")
-    return w.detach().clone() if w.is_floating_point() else w.to(torch.get_default_dtype())
+    w = w.detach().clone() if w.is_floating_point() else w.to(torch.get_default_dtype())
+    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
+        raise ValueError(f"weight: expected finite non-negative per-class weights, received {w.tolist()}")
+    return w
+
+
+def _finite(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a real number, received {type(value).__name__} {value!r}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"{name}: expected a finite number, received {value!r}")
+    return out
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected True or False, received {type(value).__name__} {value!r}")
+    return value
 
 
 class _ClassLoss(nn.Module):
@@ -92,10 +111,19 @@ class _ClassLoss(nn.Module):
         c, _ = resolve_classes(outputs.shape[-1], self.num_classes)
         return check_targets(targets, outputs.shape[1], c).to(outputs.device), c
 
+    def _check_batch(self, batch: int) -> None:
+        if batch == 0 and self.reduction == "mean":
+            raise ValueError(
+                "outputs: the mean over an empty batch (B = 0) is undefined; received B = 0 "
+                "(reduction='sum' gives 0 and reduction='none' an empty tensor)"
+            )
+
     def _cross_entropy(self, logits: Tensor, targets: Tensor, c: int) -> Tensor:
+        self._check_batch(logits.shape[0])
         return F.cross_entropy(logits, targets, weight=self._weight_for(c, logits), reduction=self.reduction)
 
     def _reduce(self, per_sample: Tensor, targets: Tensor, c: int) -> Tensor:
+        self._check_batch(per_sample.shape[0])
         w = self._weight_for(c, per_sample)
         if w is not None:
             wb = w[targets]
@@ -206,7 +234,7 @@ class MSECountLoss(_ClassLoss):
     ):
         super().__init__(num_classes, reduction, weight)
         for name, rate in (("correct_rate", correct_rate), ("incorrect_rate", incorrect_rate)):
-            if not 0.0 <= float(rate) <= 1.0:
+            if not 0.0 <= _finite(name, rate) <= 1.0:
                 raise ValueError(f"{name}: expected a firing rate in [0, 1], received {rate}")
         self.correct_rate = float(correct_rate)
         self.incorrect_rate = float(incorrect_rate)
@@ -243,9 +271,9 @@ class MSEMembraneLoss(_ClassLoss):
         weight: Tensor | None = None,
     ):
         super().__init__(num_classes, reduction, weight)
-        self.on_target = float(on_target)
-        self.off_target = float(off_target)
-        self.time_varying_targets = bool(time_varying_targets)
+        self.on_target = _finite("on_target", on_target)
+        self.off_target = _finite("off_target", off_target)
+        self.time_varying_targets = _flag("time_varying_targets", time_varying_targets)
 
     def forward(self, mem: Tensor, targets: Tensor) -> Tensor:
         mem = float_view(check_outputs(mem, "mem"))
@@ -298,12 +326,12 @@ class MSETemporalLoss(_ClassLoss):
         grad: Literal["flip", "sign"] = "flip",
     ):
         super().__init__(num_classes, reduction, weight)
-        if float(tolerance) < 0:
+        if _finite("tolerance", tolerance) < 0:
             raise ValueError(f"tolerance: expected a non-negative number of steps, received {tolerance}")
         if grad not in ("flip", "sign"):
             raise ValueError(f"grad: expected 'flip' or 'sign', received {grad!r}")
-        self.on_target = float(on_target)
-        self.off_target = float(off_target)
+        self.on_target = _finite("on_target", on_target)
+        self.off_target = _finite("off_target", off_target)
         self.tolerance = float(tolerance)
         self.grad = grad
 
@@ -354,7 +382,7 @@ class _RateRegularizer(nn.Module):
 
     def __init__(self, weight: float, reduction: Literal["mean", "sum"]):
         super().__init__()
-        if not float(weight) >= 0:
+        if not 0 <= _finite("weight", weight):
             raise ValueError(f"weight: expected a non-negative penalty factor, received {weight}")
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction: expected 'mean' or 'sum' (over neurons), received {reduction!r}")
@@ -401,6 +429,9 @@ class FiringRateBounds(_RateRegularizer):
         super().__init__(weight, reduction)
         if lower is None and upper is None:
             raise ValueError("lower, upper: expected at least one firing-rate bound, received both None")
+        for name, bound in (("lower", lower), ("upper", upper)):
+            if bound is not None:
+                _finite(name, bound)
         if lower is not None and upper is not None and float(lower) > float(upper):
             raise ValueError(f"lower, upper: expected lower <= upper, received lower={lower}, upper={upper}")
         self.lower = None if lower is None else float(lower)

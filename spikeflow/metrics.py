@@ -55,6 +55,18 @@ def check_tensor(x: object, name: str) -> Tensor:
     """Raise TypeError unless ``x`` is a tensor."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, received {type(x).__name__}")
+    if x.device.type == "meta":
+        raise ValueError(f"{name}: expected a tensor with data, received one on the meta device (shape {_shape(x)})")
+    return x
+
+
+def check_no_nan(x: Tensor, name: str) -> Tensor:
+    """Raise ValueError if ``x`` holds NaN (it would be scored as class 0 or counted as a spike)."""
+    if x.is_floating_point() and x.numel() and bool(torch.isnan(x).any()):
+        raise ValueError(
+            f"{name}: expected no NaN values, received {int(torch.isnan(x).sum())} NaN element(s) in shape "
+            f"{_shape(x)} (a NaN output would be silently scored as class 0 or counted as a spike)"
+        )
     return x
 
 
@@ -215,6 +227,7 @@ def first_spike_time(spikes: Tensor, grad: Literal["flip", "sign"] = "flip") -> 
         raise ValueError(f"spikes: expected at least one time step, received shape {_shape(spikes)}")
     if grad not in ("flip", "sign"):
         raise ValueError(f"grad: expected 'flip' or 'sign', received {grad!r}")
+    check_no_nan(spikes, "spikes")
     out_dtype = spikes.dtype if spikes.is_floating_point() else torch.get_default_dtype()
     return _FirstSpikeTime.apply(spikes, grad, out_dtype)
 
@@ -253,8 +266,8 @@ def class_membrane(mem: Tensor, num_classes: int | None = None, reduce: Membrane
 
 # --------------------------------------------------------------------------- predictions
 def predict_rate(spikes: Tensor, num_classes: int | None = None) -> Tensor:
-    """Class with the most spikes ``[B]`` (ties: lowest class index)."""
-    return class_counts(spikes, num_classes).argmax(-1)
+    """Class with the most spikes ``[B]`` (ties: lowest class index). NaN is a ValueError."""
+    return class_counts(check_no_nan(check_outputs(spikes, "spikes"), "spikes"), num_classes).argmax(-1)
 
 
 def predict_first_spike(spikes: Tensor, num_classes: int | None = None) -> Tensor:
@@ -264,8 +277,8 @@ def predict_first_spike(spikes: Tensor, num_classes: int | None = None) -> Tenso
 
 
 def predict_membrane(mem: Tensor, num_classes: int | None = None, reduce: MembraneReduce = "max") -> Tensor:
-    """Class with the highest reduced membrane ``[B]`` (ties: lowest class index)."""
-    return class_membrane(mem, num_classes, reduce).argmax(-1)
+    """Class with the highest reduced membrane ``[B]`` (ties: lowest class index). NaN is a ValueError."""
+    return class_membrane(check_no_nan(check_outputs(mem, "mem"), "mem"), num_classes, reduce).argmax(-1)
 
 
 def _accuracy(pred: Tensor, targets: Tensor, batch: int, num_classes: int) -> float:

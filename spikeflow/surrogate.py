@@ -80,9 +80,19 @@ class Surrogate:
         return hash((type(self).__name__, tuple(sorted(vars(self).items(), key=str))))
 
 
-def _check_positive(name: str, value: float) -> float:
+def _check_real(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not (isinstance(value, Tensor) and value.numel() == 1 and not value.dtype == torch.bool):
+            raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
     value = float(value)
-    if not math.isfinite(value) or value <= 0:
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    return value
+
+
+def _check_positive(name: str, value: float) -> float:
+    value = _check_real(name, value)
+    if value <= 0:
         raise ValueError(f"{name} must be a finite positive number, got {value!r}")
     return value
 
@@ -179,7 +189,7 @@ class StochasticSpikeOperator(Surrogate):
     """dS/dx = 1 where S = 1; else (u - 0.5 + mean) * variance with u ~ U[0, 1)."""
 
     def __init__(self, mean: float = 0.0, variance: float = 0.2) -> None:
-        self.mean = float(mean)
+        self.mean = _check_real("mean", mean)
         self.variance = _check_positive("variance", variance)
 
     def grad(self, x: Tensor, spike: Tensor) -> Tensor:
@@ -202,7 +212,7 @@ class SparseFastSigmoid(Surrogate):
 
     def __init__(self, slope: float = 25.0, B: float = 1.0) -> None:
         self.slope = _check_positive("slope", slope)
-        self.B = float(B)
+        self.B = _check_real("B", B)
 
     def grad(self, x: Tensor, spike: Tensor) -> Tensor:
         return (x > self.B).to(x.dtype) / (self.slope * x.abs() + 1).square()
@@ -270,3 +280,23 @@ def get(surrogate: "Surrogate | str | None") -> Surrogate:
 def spike(x: Tensor, surrogate: "Surrogate | str | None" = None) -> Tensor:
     """Heaviside(x) with the given surrogate derivative."""
     return get(surrogate)(x)
+
+
+_SNNTORCH_FACTORIES = {
+    "atan": "ATan(alpha)", "fast_sigmoid": "FastSigmoid(slope)", "sigmoid": "Sigmoid(slope)",
+    "triangular": "Triangular(width)", "straight_through_estimator": "StraightThrough()",
+    "heaviside": "Heaviside()", "spike_rate_escape": "SpikeRateEscape(beta, slope)",
+    "SSO": "StochasticSpikeOperator(mean, variance)", "LSO": "LeakySpikeOperator(slope)",
+    "SFS": "SparseFastSigmoid(slope, B)", "custom_surrogate": "Custom(fn)",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """snnTorch's lower-case factories are named with their spikeflow class in the error."""
+    if name in _SNNTORCH_FACTORIES:
+        raise AttributeError(
+            f"spikeflow.surrogate.{name}: snnTorch's factory; here the surrogate is the class "
+            f"spikeflow.surrogate.{_SNNTORCH_FACTORIES[name]} (or the name {name.lower()!r}), or use "
+            f"spikeflow.compat.snntorch.surrogate.{name}() to run snnTorch code unchanged"
+        )
+    raise AttributeError(f"module 'spikeflow.surrogate' has no attribute {name!r}")

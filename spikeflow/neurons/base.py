@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from .. import kernels
 from ..functional.options import SpikeOptions, make_options
 from ..kernels.reference import STEPS
+from . import checks
 
 Number = float | int
 ParamLike = Number | Tensor
@@ -39,6 +40,7 @@ def decay_from(
         tau_t = _as_tensor(tau_name, tau)
         if (tau_t <= 0).any():
             raise ValueError(f"{tau_name}: expected positive time constants, got {tau!r}")
+        checks.warn_short_tau(tau_name, tau_t, float(dt), name)
         return torch.exp(-dt / tau_t)
     decay = _as_tensor(name, value)  # type: ignore[arg-type]
     if ((decay < 0) | (decay > 1)).any():
@@ -59,13 +61,16 @@ class NeuronBase(nn.Module):
     state_type: ClassVar[type]
     is_stateful: ClassVar[bool] = True
 
+    #: scan inputs and initial states for NaN/inf (see ``spikeflow.neurons.checks``)
+    check_finite: bool = True
+
     def __init__(self, backend: str | None = None) -> None:
         super().__init__()
         self.backend = None if backend is None else kernels.check_backend(backend)
 
     # -- parameters -------------------------------------------------------------------
-    def _register(self, name: str, value: Tensor, learnable: bool) -> None:
-        if learnable:
+    def _register(self, name: str, value: Tensor, learnable: bool, flag: str | None = None) -> None:
+        if checks.check_bool(flag or f"learn_{name}", learnable):
             setattr(self, name, nn.Parameter(value))
         else:
             self.register_buffer(name, value)
@@ -82,8 +87,11 @@ class NeuronBase(nn.Module):
         learn_graded_spikes: bool,
         inhibition: bool,
     ) -> None:
+        checks.check_bool("inhibition", inhibition)
         self.opts = make_options(reset, reset_delay, detach_reset, surrogate, inhibition)
-        self._register("threshold", _as_tensor("threshold", threshold), learn_threshold)
+        threshold_t = _as_tensor("threshold", threshold)
+        checks.check_nonnegative("threshold", threshold_t, threshold)
+        self._register("threshold", threshold_t, learn_threshold)
         self._register("graded_spikes", _as_tensor("graded_spikes", graded_spikes), learn_graded_spikes)
 
     def params(self, like: Tensor) -> dict[str, Any]:
@@ -103,22 +111,12 @@ class NeuronBase(nn.Module):
         zeros = torch.zeros_like(x_t)
         return self.state_type(*(zeros for _ in self.state_type._fields))
 
-    def _check_state(self, state: Any, x_t: Tensor) -> NamedTuple:
+    def _check_state(self, state: Any, x_t: Tensor, x_name: str = "x_t", x_full: Tensor | None = None) -> NamedTuple:
         if state is None:
             return self.init_state(x_t)
-        fields = self.state_type._fields
-        if not isinstance(state, tuple) or len(state) != len(fields):
-            raise TypeError(
-                f"state: expected {self.state_type.__name__}{fields} or None, got {type(state).__name__}"
-            )
-        state = self.state_type(*state)
-        for field, value in zip(fields, state, strict=True):
-            if not isinstance(value, Tensor) or value.shape != x_t.shape:
-                got = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
-                raise ValueError(
-                    f"state.{field}: expected shape {tuple(x_t.shape)} (one step of the input), got {got}"
-                )
-        return state
+        return checks.check_state(
+            state, self.state_type, x_t, x_name, self.check_finite, x_t if x_full is None else x_full
+        )
 
     def _check_params(self, params: dict[str, Any], x_t: Tensor) -> None:
         feature_shape = tuple(x_t.shape[1:])
@@ -137,20 +135,37 @@ class NeuronBase(nn.Module):
 
     # -- calls ------------------------------------------------------------------------
     def forward(self, x: Tensor, state: Any = None, record: bool = False) -> tuple[Tensor, Any]:
-        _check_input("x", x, min_dim=2, layout="[T, B, ...]")
+        checks.check_input("x", x, sequence=True, finite=self.check_finite)
         x_t = x[0]
-        state = self._check_state(state, x_t)
+        state = self._check_state(state, x_t, "x", x)
         params = self.params(x)
         self._check_params(params, x_t)
+        if getattr(self.options(), "inhibition", False):
+            checks.check_inhibition_width(x_t)
         return kernels.run(self.model, x, state, params, self.options(), record, self.backend)
 
     def step(self, x_t: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         """Advance one time step: x_t [B, ...] -> (output [B, ...], new state)."""
-        _check_input("x_t", x_t, min_dim=1, layout="[B, ...]")
+        checks.check_input("x_t", x_t, sequence=False, finite=self.check_finite)
         state = self._check_state(state, x_t)
         params = self.params(x_t)
         self._check_params(params, x_t)
+        if getattr(self.options(), "inhibition", False):
+            checks.check_inhibition_width(x_t)
         return STEPS[self.model](x_t, state, self.options(), **params)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name in checks.SNNTORCH_STATE_METHODS:
+                raise AttributeError(
+                    f"{type(self).__name__}.{name}: spikeflow neurons keep no state, so there is nothing to "
+                    "initialise or reset: start from `state = None` and loop `out, state = neuron.step(x_t, "
+                    "state)`, or run the whole sequence with `neuron(x)`. To run snnTorch code unchanged use "
+                    "`import spikeflow.compat.snntorch as snn`"
+                ) from None
+            raise
 
     def extra_repr(self) -> str:
         opts = self.options()

@@ -102,7 +102,8 @@ class Lapicque(NeuronBase):
         backend: str | None = None,
     ) -> None:
         super().__init__(backend)
-        if not isinstance(time_step, (int, float)) or not math.isfinite(time_step) or time_step <= 0:
+        if (not isinstance(time_step, (int, float)) or isinstance(time_step, bool)
+                or not math.isfinite(time_step) or time_step <= 0):
             raise ValueError(f"time_step: expected a finite positive number, got {time_step!r}")
         if R is not None and C is not None:
             r_t, c_t = _as_tensor("R", R), _as_tensor("C", C)
@@ -110,6 +111,11 @@ class Lapicque(NeuronBase):
             b = decay_from("beta", beta, None, time_step, "tau")
             if ((b <= 0) | (b >= 1)).any():
                 raise ValueError(f"beta: Lapicque needs 0 < beta < 1 to derive C, got {beta!r}")
+            if (b < math.exp(-1)).any():
+                raise ValueError(
+                    f"beta: Lapicque derives R*C = time_step / ln(1/beta), which falls below time_step (a "
+                    f"negative Euler decay 1 - ln(1/beta)) for beta < 1/e ~ 0.368, got {beta!r}"
+                )
             r_t = _as_tensor("R", 1.0 if R is None else R)
             c_t = time_step / (r_t * torch.log(1 / b))
         else:
@@ -118,6 +124,12 @@ class Lapicque(NeuronBase):
             )
         if (r_t <= 0).any() or (c_t <= 0).any():
             raise ValueError(f"R and C must be positive, got R={R!r}, C={C!r}")
+        if (r_t * c_t < time_step).any():
+            raise ValueError(
+                f"R, C: the time constant R*C (min {float((r_t * c_t).min()):g}) must be at least time_step="
+                f"{time_step:g}; below it the Euler step's decay 1 - time_step/(R*C) is negative and the "
+                f"membrane oscillates in sign, got R={R!r}, C={C!r}"
+            )
         self.register_buffer("R", r_t)
         self.register_buffer("C", c_t)
         self.time_step = float(time_step)

@@ -7,6 +7,7 @@ from typing import Any
 from torch import Tensor
 
 from ..functional.states import LeakyState, SynapticState
+from . import checks
 from .base import NeuronBase, ParamLike, clamp01, decay_from
 
 
@@ -38,7 +39,7 @@ class LI(NeuronBase):
         self.has_current = alpha is not None or tau_syn is not None
         if self.has_current:
             self._register("alpha", decay_from("alpha", alpha, tau_syn, dt, "tau_syn"), learn_alpha)
-        elif learn_alpha:
+        elif checks.check_bool("learn_alpha", learn_alpha):
             raise ValueError("learn_alpha: LI has no synaptic current unless alpha or tau_syn is given")
 
     @property

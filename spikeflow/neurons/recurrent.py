@@ -7,6 +7,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from ..functional.states import RLeakyState, RSynapticState
+from . import checks
 from .base import NeuronBase, ParamLike, _as_tensor, clamp01, decay_from
 
 
@@ -14,7 +15,8 @@ class _Recurrent(NeuronBase):
     """Holds the feedback: an all-to-all ``nn.Linear(N, N)`` or a one-to-one scale ``V``."""
 
     def _init_recurrence(self, V: ParamLike, all_to_all: bool, linear_features: int | None, learn: bool) -> None:
-        self.all_to_all = bool(all_to_all)
+        self.all_to_all = checks.check_bool("all_to_all", all_to_all)
+        checks.check_bool("learn_recurrent", learn)
         if self.all_to_all:
             if not isinstance(linear_features, int) or isinstance(linear_features, bool) or linear_features <= 0:
                 raise ValueError(
@@ -24,7 +26,7 @@ class _Recurrent(NeuronBase):
             self.recurrent = nn.Linear(linear_features, linear_features)
             self.recurrent.requires_grad_(learn)
         else:
-            self._register("V", _as_tensor("V", V), learn)
+            self._register("V", _as_tensor("V", V), learn, "learn_recurrent")
 
     def _recurrent_params(self, like: Tensor) -> dict[str, Any]:
         if self.all_to_all:

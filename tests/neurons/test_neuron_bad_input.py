@@ -23,7 +23,7 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("sequential without time dim", _call(sf.Sequential(nn.Linear(3, 2), sf.Leaky(beta=0.9)), torch.zeros(5, 3)),
      ValueError, r"x: .*time-major.*\(5, 3\)"),
     ("per-neuron beta, [B, N] input", _call(sf.Leaky(beta=torch.full((3,), 0.9)), torch.zeros(5, 3)),
-     ValueError, r"beta: per-neuron shape \(3,\).*\(3,\)"),
+     ValueError, r"x: shape \(5, 3\) is ambiguous.*neuron\.step"),
     ("per-neuron beta, wrong N", _call(sf.Leaky(beta=torch.full((3,), 0.9)), torch.zeros(4, 2, 5)),
      ValueError, r"beta: per-neuron shape \(3,\).*\(5,\)"),
     ("per-neuron threshold, wrong N", _call(sf.Leaky(beta=0.9, threshold=torch.ones(3)), torch.zeros(4, 2, 5)),
