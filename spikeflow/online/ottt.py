@@ -9,6 +9,7 @@ synaptic layer l keeps a presynaptic trace of its input (no gradient):
 The layer's forward uses the input s_l[t]; its weight gradient uses the trace instead:
 
     dL[t]/dW_l = (dL[t]/du_l[t]) x a_l[t]          (instantaneous spatial backprop only)
+    dL[t]/db_l = (dL[t]/du_l[t]) c_l[t],  c_l[t] = lambda_l c_l[t-1] + 1   (the bias input is 1)
 
 Input gradients (to lower layers) are the usual W^T g. A per-step loss L[t] is backpropagated
 at every step, so memory does not grow with T. ``update="accumulate"`` sums the gradients over
@@ -29,12 +30,13 @@ UPDATES = ("accumulate", "step")
 
 
 class _TraceLinear(torch.autograd.Function):
-    """y = s W^T + b; backward: grad_s = g W, grad_W = g^T a (a: the presynaptic trace)."""
+    """y = s W^T + b; backward: grad_s = g W, grad_W = g^T a, grad_b = c sum g (a: the
+    presynaptic trace, c: the trace of the constant input 1 that the bias sees)."""
 
     @staticmethod
-    def forward(ctx, s: Tensor, a: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:  # type: ignore[override]
+    def forward(ctx, s: Tensor, a: Tensor, weight: Tensor, bias: Tensor | None, c: float) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(a, weight)
-        ctx.has_bias = bias is not None
+        ctx.has_bias, ctx.c = bias is not None, c
         return nn.functional.linear(s, weight, bias)
 
     @staticmethod
@@ -42,17 +44,17 @@ class _TraceLinear(torch.autograd.Function):
         a, weight = ctx.saved_tensors
         grad_s = g @ weight if ctx.needs_input_grad[0] else None
         grad_w = g.reshape(-1, g.shape[-1]).transpose(0, 1) @ a.reshape(-1, a.shape[-1])
-        grad_b = g.reshape(-1, g.shape[-1]).sum(0) if ctx.has_bias else None
-        return grad_s, None, grad_w, grad_b
+        grad_b = ctx.c * g.reshape(-1, g.shape[-1]).sum(0) if ctx.has_bias else None
+        return grad_s, None, grad_w, grad_b, None
 
 
 class _TraceConv2d(torch.autograd.Function):
     """y = conv2d(s, W) + b; backward: grad_W from the trace a in place of s."""
 
     @staticmethod
-    def forward(ctx, s: Tensor, a: Tensor, weight: Tensor, bias: Tensor | None, conf: tuple) -> Tensor:  # type: ignore[override]
+    def forward(ctx, s: Tensor, a: Tensor, weight: Tensor, bias: Tensor | None, conf: tuple, c: float) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(a, weight)
-        ctx.conf, ctx.has_bias, ctx.in_shape = conf, bias is not None, s.shape
+        ctx.conf, ctx.has_bias, ctx.in_shape, ctx.c = conf, bias is not None, s.shape, c
         return nn.functional.conv2d(s, weight, bias, *conf)
 
     @staticmethod
@@ -63,26 +65,29 @@ class _TraceConv2d(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_s = torch.nn.grad.conv2d_input(ctx.in_shape, weight, g, stride, padding, dilation, groups)
         grad_w = torch.nn.grad.conv2d_weight(a, weight.shape, g, stride, padding, dilation, groups)
-        grad_b = g.sum((0, 2, 3)) if ctx.has_bias else None
-        return grad_s, None, grad_w, grad_b, None
+        grad_b = ctx.c * g.sum((0, 2, 3)) if ctx.has_bias else None
+        return grad_s, None, grad_w, grad_b, None, None
 
 
-def trace_linear(s: Tensor, a: Tensor, layer: nn.Linear) -> Tensor:
-    """``layer(s)`` whose weight gradient uses the trace ``a`` (same shape as s) in place of s."""
-    return _TraceLinear.apply(s, a, layer.weight, layer.bias)
+def trace_linear(s: Tensor, a: Tensor, layer: nn.Linear, c: float = 1.0) -> Tensor:
+    """``layer(s)`` whose weight gradient uses the trace ``a`` (same shape as s) in place of s
+    and whose bias gradient is scaled by ``c`` (the trace of a constant 1)."""
+    return _TraceLinear.apply(s, a, layer.weight, layer.bias, c)
 
 
-def trace_conv2d(s: Tensor, a: Tensor, layer: nn.Conv2d) -> Tensor:
-    """``layer(s)`` whose weight gradient uses the trace ``a`` in place of s (zero padding only)."""
+def trace_conv2d(s: Tensor, a: Tensor, layer: nn.Conv2d, c: float = 1.0) -> Tensor:
+    """``layer(s)`` whose weight gradient uses the trace ``a`` in place of s (zero padding only);
+    bias gradient scaled by ``c``."""
     if layer.padding_mode != "zeros" or isinstance(layer.padding, str):
         raise ValueError(f"layer: OTTT needs numeric zero padding, got padding={layer.padding!r}, "
                          f"padding_mode={layer.padding_mode!r}")
-    return _TraceConv2d.apply(s, a, layer.weight, layer.bias, (layer.stride, layer.padding, layer.dilation, layer.groups))
+    conf = (layer.stride, layer.padding, layer.dilation, layer.groups)
+    return _TraceConv2d.apply(s, a, layer.weight, layer.bias, conf, c)
 
 
 class OTTTState(NamedTuple):
-    """One entry per layer of the network: the neuron state (neurons), the presynaptic trace
-    (Linear/Conv2d) or None (other layers). Everything is detached."""
+    """One entry per layer of the network: the neuron state (neurons), (presynaptic trace,
+    trace of the bias input) for Linear/Conv2d, or None (other layers). Everything is detached."""
 
     layers: list[Any]
 
@@ -101,10 +106,10 @@ def _detach(state: Any) -> Any:
 
 def _neuron_decay(neuron: nn.Module) -> float:
     beta = getattr(neuron, "beta", None)
-    if not isinstance(beta, Tensor) or beta.numel() != 1 or getattr(neuron, "has_current", False):
+    if getattr(neuron, "model", None) not in ("leaky", "li") or not isinstance(beta, Tensor) or beta.numel() != 1:
         raise ValueError(
-            f"trace_decay: {type(neuron).__name__} has no single membrane decay beta; give trace_decay "
-            "explicitly (a float per synaptic layer)"
+            f"trace_decay: the input trace follows a first-order membrane (Leaky, IF, LI) with one beta; "
+            f"got {type(neuron).__name__}; give trace_decay explicitly (a float per synaptic layer)"
         )
     return float(beta.detach().clamp(0, 1))
 
@@ -160,10 +165,10 @@ class OTTT:
         for i, module in enumerate(self.layers):
             inner = _unwrap(module)
             if i in self.decay:
-                s = h.detach()
-                a = s if prev[i] is None else self.decay[i] * prev[i] + s
-                h = trace_linear(h, a, inner) if isinstance(inner, nn.Linear) else trace_conv2d(h, a, inner)
-                new.append(a)
+                s, lam = h.detach(), self.decay[i]
+                a, c = (s, 1.0) if prev[i] is None else (lam * prev[i][0] + s, lam * prev[i][1] + 1.0)
+                h = trace_linear(h, a, inner, c) if isinstance(inner, nn.Linear) else trace_conv2d(h, a, inner, c)
+                new.append((a, c))
             elif is_stateful(module):
                 h, st = module.step(h, prev[i])
                 new.append(_detach(st))
