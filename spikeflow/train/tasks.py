@@ -129,6 +129,9 @@ class DigitsTask:
         parser.add_argument("--loss", choices=LOSSES, default="ce_count",
                             help="loss on the output spikes (default ce_count)")
         parser.add_argument("--lr", type=_positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
+        from ..online.digits import add_online_arguments  # --method eprop|ottt|stdp (spikeflow.online)
+
+        add_online_arguments(parser)
 
     def encoder(self, args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from .. import encoding
@@ -146,6 +149,10 @@ class DigitsTask:
         from .seed import seed_everything
         from .trainer import Trainer
 
+        if getattr(args, "method", "bptt") != "bptt":
+            from ..online.digits import run_digits
+
+            return run_digits(args, self.encoder(args))
         started = time.perf_counter()
         out_dir = Path(args.out)
         generator = seed_everything(args.seed)
@@ -199,3 +206,4 @@ def _register_optional(module_name: str) -> None:
 
 
 _register_optional("spikeflow.exact.tasks")
+_register_optional("spikeflow.online.tasks")
