@@ -1,7 +1,9 @@
 """A two-armed bandit learned by reward-modulated STDP with an eligibility trace (MSTDPET).
 
 Each trial: ``n_in`` Poisson inputs (probability ``input_rate`` per step) drive two Leaky
-output neurons (one per arm) through a plastic nn.Linear for ``steps`` steps; the outputs
+output neurons (one per arm) through a plastic nn.Linear for ``steps`` steps (the weights start
+nearly equal; each neuron also gets private uniform noise in [0, ``noise``), so early choices are
+close to a coin flip); the outputs
 inhibit each other (winner-take-all: at most one spikes per step). The arm whose neuron
 spikes more is pulled (ties: a fair coin); it pays 1 with probability ``p[arm]``, else 0.
 At the end of the trial the learner applies dW = eta (r - rbar) e, with e the eligibility
@@ -29,10 +31,11 @@ def play(
     n_in: int = 20,
     steps: int = 20,
     input_rate: float = 0.2,
-    a_plus: float = 0.002,
-    a_minus: float = 0.001,
+    a_plus: float = 0.0002,
+    a_minus: float = 0.0001,
     tau_eligibility: float = 20.0,
     baseline_decay: float = 0.9,
+    noise: float = 0.6,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Run the bandit; returns the per-trial rewards and choices and the final weights."""
@@ -43,7 +46,7 @@ def play(
     gen = torch.Generator().manual_seed(seed)
     layer = nn.Linear(n_in, 2, bias=False)
     with torch.no_grad():
-        layer.weight.copy_(0.3 + 0.1 * torch.rand(2, n_in, generator=gen))
+        layer.weight.copy_(0.3 + 0.02 * torch.rand(2, n_in, generator=gen))
     neuron = Leaky(beta=0.9, threshold=1.0, inhibition=True)
     learner = RewardSTDP(layer, a_plus=a_plus, a_minus=a_minus, tau_pre=5.0, tau_post=5.0,
                          tau_eligibility=tau_eligibility, bounds="multiplicative", w_min=0.0, w_max=1.0)
@@ -53,7 +56,8 @@ def play(
         state, rstate, counts = None, None, torch.zeros(2)
         with torch.no_grad():
             for t in range(steps):
-                z, state = neuron.step(layer(x[t]), state)
+                drive = layer(x[t]) + noise * torch.rand(1, 2, generator=gen)  # private noise: exploration
+                z, state = neuron.step(drive, state)
                 rstate = learner.step(x[t], z, rstate)
                 counts += z[0]
         if counts[0] == counts[1]:
