@@ -143,7 +143,8 @@ def run_stdp_digits(args: argparse.Namespace) -> dict[str, Any]:
     gen = torch.Generator().manual_seed(args.seed)
     x_train, y_train, x_test, y_test = digits_tensors()
     if args.limit is not None:
-        x_train, y_train, x_test, y_test = x_train[: args.limit], y_train[: args.limit], x_test[: args.limit], y_test[: args.limit]
+        n = args.limit
+        x_train, y_train, x_test, y_test = x_train[:n], y_train[:n], x_test[:n], y_test[:n]
     rate = 1.0
     model = DiehlCook(64, args.hidden, beta=args.beta, generator=gen)
     feats_before = (features(model, x_train, args.steps, rate, gen), features(model, x_test, args.steps, rate, gen))

@@ -179,7 +179,9 @@ class EProp:
                 raise ValueError(f"{name}: expected a finite number >= {low}, got {v!r}")
         opts = net.neuron.opts
         if opts.reset != "subtract" or not opts.reset_delay or opts.inhibition or not opts.detach:
-            raise ValueError(f"net.neuron: e-prop needs the delayed, detached subtract reset without inhibition, got {opts}")
+            raise ValueError(
+                f"net.neuron: e-prop needs the delayed, detached subtract reset without inhibition, got {opts}"
+            )
         self.net, self.feedback = net, feedback
         self.reg, self.f_target, self.rate_decay = float(reg), float(f_target), 1.0 - 1.0 / float(tau_reg)
         self.B: Tensor | None = None

@@ -51,7 +51,9 @@ class RewardSTDP(STDP):
                 e = torch.zeros(pre.shape[0], *self.layer.weight.shape, dtype=pre.dtype, device=pre.device)
             return RSTDPState(base.x_pre, base.x_post, e)
         if not isinstance(state, tuple) or len(state) != 3:
-            raise TypeError(f"state: expected RSTDPState(x_pre, x_post, eligibility) or None, got {type(state).__name__}")
+            raise TypeError(
+                f"state: expected RSTDPState(x_pre, x_post, eligibility) or None, got {type(state).__name__}"
+            )
         state = RSTDPState(*state)
         self._state((state.x_pre, state.x_post), pre, post)
         return state

@@ -160,7 +160,8 @@ class STDP:
 
     def sequence(self, pre: Tensor, post: Tensor, state: STDPState | None = None) -> STDPState:
         """Run ``step`` over pre [T, B, in...] and post [T, B, out...]; returns the final traces."""
-        if not isinstance(pre, Tensor) or not isinstance(post, Tensor) or pre.dim() < 3 or pre.shape[0] != post.shape[0]:
+        tensors = isinstance(pre, Tensor) and isinstance(post, Tensor)
+        if not tensors or pre.dim() < 3 or pre.shape[0] != post.shape[0]:
             got = (tuple(pre.shape) if isinstance(pre, Tensor) else type(pre).__name__,
                    tuple(post.shape) if isinstance(post, Tensor) else type(post).__name__)
             raise ValueError(f"pre, post: expected time-major sequences [T, B, ...] of equal T, got {got}")
