@@ -11,14 +11,15 @@ loss (1/T) sum_t CE(readout[t], y), one forward + gradient per measurement:
                      OTTT example (its readout is the last Linear's output at each step, no leak)
 
 Memory (CPU): the rise of the process's peak resident set during the measurement (Linux
-VmHWM, reset through /proc/self/clear_refs; the script re-executes itself with glibc's mmap
-threshold lowered so freed tensors go back to the system). On CUDA: torch.cuda peak
+VmHWM, reset through /proc/self/clear_refs after glibc's malloc_trim; the script re-executes
+itself with glibc's mmap threshold lowered so freed tensors go back to the system). On CUDA: torch.cuda peak
 allocated bytes. Run: ``python benchmarks/online_memory.py [--T 50 100 ...] [--plot out.png]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
@@ -61,6 +62,8 @@ class Meter:
             torch.cuda.reset_peak_memory_stats()
             self.base = torch.cuda.memory_allocated()
         else:
+            # hand freed heap pages back (glibc keeps small freed blocks resident otherwise)
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")
             self.base = _status("VmRSS")
