@@ -293,13 +293,14 @@ class EProp:
         if not isinstance(x, Tensor) or x.dim() != 3 or x.shape[2] != self.net.n_in:
             raise ValueError(f"x: expected [T, B, {self.net.n_in}], got {getattr(x, 'shape', type(x))}")
         steps = x.shape[0]
-        ys, total = [], x.new_zeros(())
-        for x_t in x.unbind(0):
+        ys = x.new_empty(steps, x.shape[1], self.net.n_out)  # filled in place, one allocation
+        total = x.new_zeros(())
+        for t, x_t in enumerate(x.unbind(0)):
             if update == "step":
                 optimizer.zero_grad(set_to_none=True)  # type: ignore[union-attr]
             y, loss, state = self.step(x_t, target, loss_fn, state, scale=1.0 / steps)
             if update == "step":
                 optimizer.step()  # type: ignore[union-attr]
-            ys.append(y)
+            ys[t] = y
             total = total + loss
-        return torch.stack(ys), total
+        return ys, total

@@ -210,8 +210,9 @@ class OTTT:
         if not isinstance(x, Tensor) or x.dim() < 2:
             raise ValueError(f"x: expected a time-major Tensor [T, B, ...], got {getattr(x, 'shape', type(x))}")
         steps = x.shape[0]
-        outs, total = [], torch.zeros((), dtype=x.dtype, device=x.device)
-        for x_t in x.unbind(0):
+        outs: Tensor | None = None  # filled in place: no per-step allocation kept alive
+        total = torch.zeros((), dtype=x.dtype, device=x.device)
+        for t, x_t in enumerate(x.unbind(0)):
             if update == "step":
                 optimizer.zero_grad(set_to_none=True)  # type: ignore[union-attr]
             out, state = self.step(x_t, state)
@@ -222,6 +223,9 @@ class OTTT:
                 loss.backward()
             if update == "step":
                 optimizer.step()  # type: ignore[union-attr]
-            outs.append(out.detach())
+            if outs is None:
+                outs = out.new_empty(steps, *out.shape)
+            outs[t] = out.detach()
             total = total + loss.detach()
-        return torch.stack(outs), total
+        assert outs is not None
+        return outs, total
