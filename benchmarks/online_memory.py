@@ -137,8 +137,12 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default=None, help="write the rows here")
     p.add_argument("--plot", default=None, help="write a PNG of memory and time vs T here")
+    p.add_argument("--from-json", default=None, help="plot rows written earlier by --json instead of measuring")
     args = p.parse_args()
     device = torch.device(args.device)
+    if args.from_json:
+        plot(json.loads(Path(args.from_json).read_text()), args.methods, args.plot)
+        return
     if device.type == "cpu" and os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:
         # freed tensors must leave the resident set, or a later peak hides in reused pages
         os.environ["MALLOC_MMAP_THRESHOLD_"] = "65536"
@@ -161,22 +165,27 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     if args.plot:
-        from matplotlib.figure import Figure
+        plot(rows, args.methods, args.plot)
 
-        fig = Figure(figsize=(9, 3.5), layout="constrained")
-        ax_m, ax_t = fig.subplots(1, 2)
-        for method in args.methods:
-            r = [row for row in rows if row["method"] == method and "peak_mib" in row]
-            if r:
-                ax_m.plot([q["T"] for q in r], [q["peak_mib"] for q in r], "o-", label=method)
-                ax_t.plot([q["T"] for q in r], [q["ms_per_step"] for q in r], "o-", label=method)
-        for ax, label in ((ax_m, "peak memory (MiB)"), (ax_t, "time per step (ms)")):
-            ax.set_xscale("log")
-            ax.set_xlabel("T (steps)")
-            ax.set_ylabel(label)
-        ax_m.set_yscale("symlog", linthresh=1.0)
-        ax_m.legend(fontsize=8)
-        fig.savefig(args.plot, dpi=110)
+
+def plot(rows: list[dict], methods: list[str], path: str) -> None:
+    """Memory (log scale) and time per step against T, one line per method."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    ax_m, ax_t = fig.subplots(1, 2)
+    for method in methods:
+        r = [row for row in rows if row["method"] == method and "peak_mib" in row]
+        if r:
+            ax_m.plot([q["T"] for q in r], [q["peak_mib"] for q in r], "o-", label=method)
+            ax_t.plot([q["T"] for q in r], [q["ms_per_step"] for q in r], "o-", label=method)
+    for ax, label in ((ax_m, "peak memory (MiB)"), (ax_t, "time per step (ms)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("T (steps)")
+        ax.set_ylabel(label)
+    ax_m.set_yscale("log")
+    ax_m.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":
