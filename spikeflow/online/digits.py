@@ -24,6 +24,16 @@ from torch.utils.data import DataLoader
 ONLINE_METHODS = ("eprop", "ottt", "stdp")
 
 
+def check_method_args(args: argparse.Namespace) -> None:
+    """Options that only one method reads must keep their defaults under the others."""
+    method = getattr(args, "method", "bptt")
+    eprop_options = (getattr(args, "feedback", "symmetric"), getattr(args, "reg", 0.0))
+    if method != "eprop" and eprop_options != ("symmetric", 0.0):
+        raise ValueError(f"--feedback / --reg: e-prop options, but --method is {method!r}")
+    if method == "stdp" and getattr(args, "lr", 1e-2) != 1e-2:
+        raise ValueError("--lr: --method stdp has no optimizer (its readout is a logistic regression)")
+
+
 def check_online_args(args: argparse.Namespace) -> None:
     """The BPTT-only options must keep their defaults: nothing is silently ignored."""
     if args.population != 1:

@@ -149,10 +149,12 @@ class DigitsTask:
         from .seed import seed_everything
         from .trainer import Trainer
 
-        if getattr(args, "method", "bptt") != "bptt":
-            from ..online.digits import run_digits
+        if hasattr(args, "method"):
+            from ..online.digits import check_method_args, run_digits
 
-            return run_digits(args, self.encoder(args))
+            check_method_args(args)
+            if args.method != "bptt":
+                return run_digits(args, self.encoder(args))
         started = time.perf_counter()
         out_dir = Path(args.out)
         generator = seed_everything(args.seed)

@@ -37,6 +37,8 @@ def test_digits_stdp_runs_and_reports_baselines(tmp_path: Path) -> None:
 def test_bptt_only_options_are_refused_for_online_methods(tmp_path: Path) -> None:
     assert main(["train", "digits", "--method", "ottt", "--population", "3", "--out", str(tmp_path)]) == 1
     assert main(["train", "digits", "--method", "eprop", "--loss", "ce_rate", "--out", str(tmp_path)]) == 1
+    assert main(["train", "digits", "--feedback", "random", "--out", str(tmp_path)]) == 1   # bptt + e-prop option
+    assert main(["train", "digits", "--method", "stdp", "--lr", "0.1", "--out", str(tmp_path)]) == 1
 
 
 def test_rstdp_bandit_reward_rises() -> None:
