@@ -182,6 +182,11 @@ class EProp:
             raise ValueError(
                 f"net.neuron: e-prop needs the delayed, detached subtract reset without inhibition, got {opts}"
             )
+        for name in ("beta", "rho", "adaptation"):
+            value = getattr(net.neuron, name, None)
+            if isinstance(value, Tensor) and value.numel() != 1:
+                raise ValueError(f"net.neuron.{name}: e-prop here needs one value per layer, got shape "
+                                 f"{tuple(value.shape)}")
         self.net, self.feedback = net, feedback
         self.reg, self.f_target, self.rate_decay = float(reg), float(f_target), 1.0 - 1.0 / float(tau_reg)
         self.B: Tensor | None = None

@@ -173,7 +173,7 @@ class OTTT:
                 h, st = module.step(h, prev[i])
                 new.append(_detach(st))
             else:
-                h = module(h)
+                h = inner(h)  # a stateless layer on one step (TimeDistributed unwrapped)
                 new.append(None)
         return h, OTTTState(new)
 

@@ -140,3 +140,15 @@ def test_bad_input_raises() -> None:
     with pytest.raises(ValueError, match="update"):
         OTTT(sf.Sequential(nn.Linear(2, 3), sf.Leaky(beta=0.9))).train_sequence(
             torch.zeros(2, 1, 2), torch.zeros(1, dtype=torch.long), _ce, update="online")
+
+
+def test_time_distributed_layers_are_unwrapped(gen: torch.Generator) -> None:
+    """A stack written with TimeDistributed wrappers (a plain nn.Sequential) runs step by step."""
+    torch.manual_seed(0)
+    plain = sf.Sequential(nn.Conv2d(1, 2, 3), sf.Leaky(beta=0.8, threshold=0.2), nn.Flatten(),
+                          nn.Linear(2 * 3 * 3, 3), sf.LI(beta=0.8)).double()
+    wrapped = nn.Sequential(*(m if sf.layers.sequential.is_stateful(m) else sf.TimeDistributed(m) for m in plain))
+    x = (torch.rand(4, 2, 1, 5, 5, generator=gen) < 0.5).double()
+    expected, _ = plain(x)
+    got, _ = OTTT(wrapped).forward_sequence(x)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
