@@ -181,3 +181,19 @@ def test_bad_input_raises() -> None:
         EProp(net).train_sequence(torch.zeros(5, 2, 3), None, _ce, update="step")
     with pytest.raises(ValueError, match="neuron"):
         EPropNet(3, 4, 2, neuron="izhikevich")
+
+
+def test_per_step_updates_equal_a_manual_loop(gen: torch.Generator) -> None:
+    x = (torch.rand(6, 3, 5, generator=gen) < 0.5).double()
+    target = torch.randint(0, 3, (3,), generator=gen)
+    a, b = _net("alif", 0.8), _net("alif", 0.8)
+    opt_a = torch.optim.SGD(a.parameters(), lr=0.3)
+    EProp(a).train_sequence(x, target, _ce, update="step", optimizer=opt_a)
+    learner, opt_b, state = EProp(b), torch.optim.SGD(b.parameters(), lr=0.3), None
+    for t in range(6):
+        opt_b.zero_grad()
+        _, _, state = learner.step(x[t], target, _ce, state, scale=1 / 6)
+        opt_b.step()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert not torch.equal(a.input.weight, _net("alif", 0.8).input.weight)  # the weights did move
