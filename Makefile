@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-gpu install lint clean
+.PHONY: demo test bench bench-gpu bench-online install lint clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/peers.py
+
+# peak memory and time per step vs T: BPTT (reference, fused), OTTT, e-prop, SpikingJelly's OTTT
+bench-online: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) benchmarks/online_memory.py --plot docs/img/online_memory.png
 
 # the triton backend against the floor and SpikingJelly on a CUDA machine (exits with a message without CUDA)
 bench-gpu: $(STAMP)

@@ -131,6 +131,9 @@ class DigitsTask:
         parser.add_argument("--lr", type=_positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
         parser.add_argument("--tensorboard", action="store_true",
                             help="also log scalars and firing-rate histograms to OUT/tensorboard (needs tensorboard)")
+        from ..online.digits import add_online_arguments  # --method eprop|ottt|stdp (spikeflow.online)
+
+        add_online_arguments(parser)
 
     def encoder(self, args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from .. import encoding
@@ -159,6 +162,12 @@ class DigitsTask:
         from .seed import seed_everything
         from .trainer import Trainer
 
+        if hasattr(args, "method"):
+            from ..online.digits import check_method_args, run_digits
+
+            check_method_args(args)
+            if args.method != "bptt":
+                return run_digits(args, self.encoder(args))
         started = time.perf_counter()
         out_dir = Path(args.out)
         generator = seed_everything(args.seed)
@@ -213,3 +222,4 @@ def _register_optional(module_name: str) -> None:
 
 
 _register_optional("spikeflow.exact.tasks")
+_register_optional("spikeflow.online.tasks")
