@@ -1,8 +1,16 @@
-"""Reading NIR files defensively: every failure is a ValueError naming the file, node or edge."""
+"""Reading NIR files defensively: every failure is a ValueError naming the file, node or edge.
+
+The HDF5 tree is walked by our own code (not ``nir.read``) so that:
+* soft and external links, external raw storage and virtual datasets are refused: a NIR file
+  never makes us read another file on the machine;
+* every dataset's size is checked against the file size *before* it is read;
+* corrupt data (h5py's RuntimeError/OSError/KeyError...) becomes a ValueError naming the object;
+* the time grows linearly with the number of nodes (nir's own type inference is quadratic).
+Structure (structure.py) is checked at every graph level; nothing is repaired.
+"""
 
 from __future__ import annotations
 
-import copy
 import warnings
 from pathlib import Path
 from typing import Any
@@ -10,7 +18,10 @@ from typing import Any
 import h5py
 import nir
 import numpy as np
-from nir.serialization import hdf2dict
+
+from .structure import check_edges, check_structure, type_check_warnings
+
+__all__ = ["build_node", "check_edges", "check_structure", "read_graph", "type_checked"]
 
 LEAF_FIELDS: dict[str, tuple[str, ...]] = {
     "Input": ("shape",), "Output": ("shape",), "Affine": ("weight", "bias"), "Linear": ("weight",),
@@ -27,6 +38,9 @@ OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "IF": ("v_reset",), "LIF": ("v_reset",), "CubaLI": ("w_in",), "CubaLIF": ("w_in", "v_reset"),
 }
 SUPPORTED = (*LEAF_FIELDS, "NIRGraph")
+MAX_DEPTH = 32  # nesting of groups (graphs inside graphs): deeper is treated as corrupt
+MIN_BUDGET = 1 << 20  # bytes any file may expand to (compressed data can exceed the file size)
+EXPANSION = 1000  # compressed data may expand at most this much relative to the file size
 
 
 def _str(value: Any) -> Any:
@@ -37,15 +51,80 @@ def _str(value: Any) -> Any:
     return value
 
 
-def _edges(raw: Any, where: str) -> list[tuple[str, str]]:
+class _Tree:
+    """Reads a group into nested dicts of numpy values, refusing links and oversize data."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = path
+        self.size = size
+        self.budget = max(MIN_BUDGET, EXPANSION * size)  # total bytes we agree to materialise
+
+    def fail(self, name: str, why: str) -> ValueError:
+        return ValueError(f"{self.path}: object {name!r}: {why}")
+
+    def group(self, g: h5py.Group, depth: int = 0) -> dict[str, Any]:
+        if depth > MAX_DEPTH:
+            raise self.fail(g.name, f"groups nested deeper than {MAX_DEPTH} levels")
+        out: dict[str, Any] = {}
+        for key in g.keys():
+            name = f"{g.name.rstrip('/')}/{key}"
+            link = g.get(key, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise self.fail(name, f"is an HDF5 external link to {link.filename!r}; NIR files must not refer "
+                                      "to other files")
+            if isinstance(link, h5py.SoftLink):
+                raise self.fail(name, f"is an HDF5 soft link to {link.path!r}; NIR files hold their data directly")
+            obj = g[key]
+            if isinstance(obj, h5py.Group):
+                out[key] = self.group(obj, depth + 1)
+            elif isinstance(obj, h5py.Dataset):
+                out[key] = self.dataset(obj, name)
+            else:
+                raise self.fail(name, f"unexpected HDF5 object {type(obj).__name__}")
+        return out
+
+    def dataset(self, d: h5py.Dataset, name: str) -> Any:
+        if d.is_virtual:
+            raise self.fail(name, "is a virtual dataset (data in other files); refused")
+        if d.external:
+            raise self.fail(name, f"stores its data in external files {[e[0] for e in d.external]}; refused")
+        shape = d.shape
+        if shape is None:  # an empty (null) dataspace
+            raise self.fail(name, "has no data (null dataspace)")
+        count = int(np.prod(shape, dtype=np.float64)) if shape else 1
+        nbytes = count * max(int(d.dtype.itemsize), 1)
+        if d.dtype.kind not in "biufcSOU":
+            raise self.fail(name, f"has an unsupported data type {d.dtype}")
+        filtered = d.compression is not None or d.scaleoffset is not None
+        if not filtered and nbytes > max(self.size, 1024):
+            raise self.fail(name, f"declares {nbytes} bytes of uncompressed data ({shape}, {d.dtype}) but the file "
+                                  f"has only {self.size} bytes")
+        if nbytes > self.budget:
+            raise self.fail(name, f"declares {nbytes} bytes ({shape}, {d.dtype}), more than {self.budget} bytes "
+                                  f"allowed for a {self.size}-byte file")
+        self.budget -= nbytes
+        value = d[()]
+        return _str(value)
+
+
+def read_tree(path: Path, f: h5py.File) -> dict[str, Any]:
+    reader = _Tree(path, path.stat().st_size)
     try:
-        arr = np.asarray(raw, dtype=object)
-        if arr.size == 0:
-            return []
-        arr = arr.reshape(-1, 2) if arr.ndim != 2 or arr.shape[1] != 2 else arr
-        edges = [(_str(a), _str(b)) for a, b in arr]
-    except Exception as e:  # malformed edge list
-        raise ValueError(f"{where}: 'edges' must be a list of (source, destination) name pairs ({e})") from None
+        return reader.group(f["node"], 1)
+    except ValueError:
+        raise
+    except Exception as e:  # h5py's RuntimeError/OSError/KeyError... on corrupt data
+        raise ValueError(f"{path}: corrupt NIR data ({type(e).__name__}: {e})") from None
+
+
+def _edges(raw: Any, where: str) -> list[tuple[str, str]]:
+    arr = np.asarray(raw, dtype=object) if not isinstance(raw, (list, tuple)) else np.asarray(raw, dtype=object)
+    if arr.size == 0:
+        return []
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{where}: 'edges' must be a list of (source, destination) name pairs, got an array of "
+                         f"shape {arr.shape}")
+    edges = [(_str(a), _str(b)) for a, b in arr]
     for edge in edges:
         if not all(isinstance(n, str) for n in edge):
             raise ValueError(f"{where}: edge {edge!r} must be a pair of node names (strings)")
@@ -53,11 +132,14 @@ def _edges(raw: Any, where: str) -> list[tuple[str, str]]:
 
 
 def build_node(d: Any, where: str) -> nir.NIRNode:
-    """A NIR node from its stored dict, with structural checks (unknown types, missing fields,
-    edges to nowhere at every graph level). Graphs are built without nir's type check."""
+    """A NIR node from its stored dict, with structural checks at every graph level
+    (see structure.check_structure). Graphs are built without nir's type check."""
     if not isinstance(d, dict):
         raise ValueError(f"{where}: expected a node group, got {type(d).__name__}")
     kind = _str(d.get("type"))
+    if not isinstance(kind, str):
+        got = f"{type(kind).__name__} {getattr(kind, 'dtype', '')} {np.shape(kind)}".strip()
+        raise ValueError(f"{where}: field 'type' must be a string naming the node type, got {got}")
     if kind not in SUPPORTED:
         raise ValueError(f"{where}: unknown node type {kind!r}; supported: {', '.join(SUPPORTED)}")
     metadata = d.get("metadata", {})
@@ -68,13 +150,16 @@ def build_node(d: Any, where: str) -> nir.NIRNode:
             raise ValueError(f"{where}: graph without a 'nodes' group")
         nodes = {str(k): build_node(v, f"{where} node {k!r}") for k, v in nodes_d.items()}
         edges = _edges(d.get("edges", []), where)
-        check_edges(nodes, edges, where)
+        check_structure(nodes, edges, where)
         return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
     missing = [f for f in LEAF_FIELDS[kind] if f not in d]
     if missing:
         raise ValueError(f"{where}: {kind} node lacks field(s) {missing}")
     allowed = set(LEAF_FIELDS[kind]) | set(OPTIONAL_FIELDS.get(kind, ()))
     fields = {k: _str(v) for k, v in d.items() if k in allowed}
+    for k, v in fields.items():
+        if isinstance(v, dict):
+            raise ValueError(f"{where}: field {k!r} of a {kind} node must be data, got a group")
     try:
         if kind == "Input":
             return nir.Input(input_type={"input": np.asarray(fields["shape"])}, metadata=metadata)
@@ -91,32 +176,17 @@ def build_node(d: Any, where: str) -> nir.NIRNode:
         raise ValueError(f"{where}: invalid {kind} node ({type(e).__name__}: {e})") from None
 
 
-def check_edges(nodes: dict[str, Any], edges: list[tuple[str, str]], where: str) -> None:
-    """Every edge must join two nodes of this graph level; no duplicates."""
-    seen = set()
-    for src, dst in edges:
-        for role, name in (("source", src), ("destination", dst)):
-            if name not in nodes:
-                raise ValueError(
-                    f"{where}: edge ({src!r}, {dst!r}) has {role} {name!r}, which is not a node of this graph "
-                    f"(nodes: {sorted(nodes)})"
-                )
-        if (src, dst) in seen:
-            raise ValueError(f"{where}: duplicate edge ({src!r}, {dst!r})")
-        seen.add((src, dst))
-
-
 def type_checked(graph: nir.NIRGraph, where: str) -> nir.NIRGraph:
-    """nir's own type inference and check on a copy; on failure warn and return the graph as is."""
-    try:
-        g = copy.deepcopy(graph)
-        g.infer_types()
-        g.check_types()
-        return g
-    except Exception as e:
-        warnings.warn(f"{where}: fails nir's type check ({type(e).__name__}: {e}); loaded without it",
+    """The declared input/output types along every edge (linear time); mismatches warn once.
+
+    Nothing is inferred or added: a graph that needs repair is refused by check_structure.
+    """
+    problems = type_check_warnings(graph)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        warnings.warn(f"{where}: fails the NIR type check ({problems[0]}{more}); loaded without it",
                       UserWarning, stacklevel=3)
-        return graph
+    return graph
 
 
 def read_graph(path: str | Path, type_check: bool = True) -> nir.NIRGraph:
@@ -126,16 +196,24 @@ def read_graph(path: str | Path, type_check: bool = True) -> nir.NIRGraph:
         raise FileNotFoundError(f"path: no NIR file at {str(path)!r}")
     try:
         f = h5py.File(path, "r")
-    except OSError as e:
+    except Exception as e:  # OSError for non-HDF5; other errors on corrupt superblocks
         raise ValueError(f"{path}: not a NIR file (cannot be opened as HDF5: {e})") from None
     with f:
-        if "node" not in f or not isinstance(f["node"], h5py.Group):
-            raise ValueError(f"{path}: not a NIR file (no 'node' group; keys {list(f.keys())})")
         try:
-            d = hdf2dict(f["node"])
+            has_node = "node" in f and isinstance(f.get("node", getlink=True), h5py.HardLink) \
+                and isinstance(f["node"], h5py.Group)
         except Exception as e:
-            raise ValueError(f"{path}: unreadable NIR node data ({type(e).__name__}: {e})") from None
-    graph = build_node(d, str(path))
-    if not isinstance(graph, nir.NIRGraph):
-        graph = nir.NIRGraph(nodes={"node": graph}, edges=[], type_check=False)
+            raise ValueError(f"{path}: corrupt NIR file ({type(e).__name__}: {e})") from None
+        if not has_node:
+            raise ValueError(f"{path}: not a NIR file (no 'node' group; keys {list(f.keys())})")
+        d = read_tree(path, f)
+    if _str(d.get("type")) not in ("NIRGraph", None) and isinstance(_str(d.get("type")), str):
+        node = build_node(d, f"{path} node 'node'")
+        if node.input_type is None or node.output_type is None or isinstance(node, (nir.Input, nir.Output)):
+            raise ValueError(f"{path}: a single {type(node).__name__} node without a graph cannot be run")
+        graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=node.input_type), "node": node,
+                                    "output": nir.Output(output_type=node.output_type)},
+                             edges=[("input", "node"), ("node", "output")], type_check=False)
+    else:
+        graph = build_node(d, str(path))
     return type_checked(graph, str(path)) if type_check else graph

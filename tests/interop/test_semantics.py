@@ -220,7 +220,7 @@ def test_folded_recurrence_with_an_input_gain_reexports() -> None:
                "output": nir.Output(output_type={"output": np.array([3])})},
         edges=[("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")], type_check=False)
     net = from_nir(graph, dt=DT)
-    assert net.folded == {"lif": "rec"} and not net.cyclic
+    assert net.folded == {"lif": {"rec": "rec"}} and not net.cyclic
     again = from_nir(to_nir(net, (2,), dt=DT), dt=DT)
     np.testing.assert_allclose(to_nir(net, (2,), dt=DT).nodes["rec"].weight, graph.nodes["rec"].weight, rtol=1e-6)
     x = torch.rand(50, 2, 2) * 2
