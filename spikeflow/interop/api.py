@@ -43,7 +43,12 @@ def from_nir(graph_or_path: nir.NIRGraph | str | Path, dt: float = 1e-4, *, disc
     if hint is not None and abs(hint - opts.dt) > 1e-9 * opts.dt:
         warnings.warn(f"dt: the file was exported with dt={hint!r} but is imported with dt={opts.dt!r}",
                       UserWarning, stacklevel=2)
-    return NIRNetwork(graph, opts)
+    if not isinstance(graph_or_path, (str, Path)):
+        return NIRNetwork(graph, opts)
+    try:
+        return NIRNetwork(graph, opts)
+    except ValueError as e:  # name the file as well as the node
+        raise ValueError(f"{graph_or_path}: {e}") from None
 
 
 def load_nir(path: str | Path, dt: float = 1e-4, **options: Any) -> NIRNetwork:

@@ -257,9 +257,13 @@ class NIRNetwork(nn.Module):
         t = node.output_type.get("output") if isinstance(node, nir.Output) else (
             node.input_type.get("input") if isinstance(node.input_type, dict) else None)
         try:
-            declared = tuple(int(v) for v in np.asarray(t).ravel()) if t is not None else ()
+            a = np.asarray(t) if t is not None else np.zeros(0)
+            valid = a.dtype.kind in "iuf" and a.size > 0 and bool(np.isfinite(a).all()) and bool((a == a.round()).all())
+            declared = tuple(int(v) for v in a.ravel()) if valid else ()
         except (TypeError, ValueError, OverflowError):
             declared = ()
+        if isinstance(node, nir.Output) and (not declared or min(declared) <= 0):
+            raise ValueError(f"graph {self.name!r}: Output node {n!r} has no valid shape (got {t!r})")
         if not declared or declared == shape:
             return
         if int(np.prod(declared)) == int(np.prod(shape)):
