@@ -88,7 +88,7 @@ def _reset(name: str, node: nir.NIRNode, opts: ImportOptions) -> tuple[str, bool
 
 def neuron_module(name: str, node: nir.NIRNode, opts: ImportOptions, scheme: str) -> nn.Module:
     """NIR neuron -> (DrivenNeuron around) Leaky / Synaptic / LI; equations in layers/nir_neurons.py."""
-    dt = opts.dt
+    dt = opts.neuron_dt or opts.dt
     where = f"node {name!r} ({type(node).__name__})"
     if isinstance(node, (nir.I, nir.IF)):
         fields = ("r",) if isinstance(node, nir.I) else ("r", "v_threshold", "v_reset")

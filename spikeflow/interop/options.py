@@ -21,6 +21,8 @@ class ImportOptions:
         back edge delivers its bias at the first step (snnTorch RLeaky) or zero (nirtorch).
     flatten_batch: True if Flatten dims count a batch dim (legacy exports), False as NIR says.
     use_metadata: honour spikeflow_* metadata written by spikeflow's exporter.
+    convention: the preset these options came from (conventions.py), for the record.
+    neuron_dt: the step used for neuron time constants when it differs from dt (Norse 1.1.0 files).
     """
 
     dt: float = 1e-4
@@ -32,9 +34,13 @@ class ImportOptions:
     recurrent_bias_at_start: bool | None = None
     flatten_batch: bool = False
     use_metadata: bool = True
+    convention: str = "nir"
+    neuron_dt: float | None = None
 
     def __post_init__(self) -> None:
         check_dt(self.dt)
+        if self.neuron_dt is not None:
+            check_dt(self.neuron_dt)
         if self.discretization is not None:
             check_scheme(self.discretization)
         if self.reset not in (None, "zero", "subtract", "none"):

@@ -48,12 +48,13 @@ def network_graph(ex: Exporter, net: NIRNetwork, prefix: str) -> nir.NIRGraph:
                 continue
             neuron = getattr(m, "is_stateful", False) and not isinstance(m, NIRNetwork) and not isinstance(
                 src, nir.Delay)
+            if unchanged[n] and neuron:  # same reset as the file says (an override makes it differ)
+                try:
+                    written = ex.neuron(n, m, net.shapes[n]).nodes[n].metadata
+                except ValueError:
+                    written = None
+                unchanged[n] = written is not None and _same_reset(written, src.metadata, net)
             if unchanged[n] and not isinstance(src, nir.NIRGraph):
-                if neuron:
-                    try:
-                        ex.neuron(n, m, net.shapes[n])  # only for its notes (metadata-only settings)
-                    except ValueError:
-                        pass
                 for k in (n, *fold.values()):
                     nodes[k] = copy.deepcopy(net.nir_nodes[k])
                 if "rec" in fold and _has_bias(net.nir_nodes[fold["rec"]]):
@@ -121,3 +122,10 @@ def _refold_bias(ex: Exporter, net: NIRNetwork, n: str, nodes: dict[str, nir.NIR
         return
     ex.note(n, _BIAS_NOTE)
     ex.bias_at_start = True
+
+
+def _same_reset(written: dict[str, Any], source: Any, net: NIRNetwork) -> bool:
+    meta = net.options.meta
+    was = (meta(source, "reset") or "zero", bool(meta(source, "reset_delay") or False))
+    now = (written.get("spikeflow_reset", "zero"), bool(written.get("spikeflow_reset_delay", False)))
+    return was == now

@@ -80,7 +80,10 @@ def test_norse_export_is_reproduced() -> None:
     # importing with dt**2 undoes the first, if_gain="unit" reads the second.
     assert torch.equal(_ours(graph, x, dt=dt * dt, if_gain="unit"), expected)
     with pytest.raises(ValueError, match="tau >= dt"):  # read at face value the file is not simulable
-        from_nir(graph, dt=dt)
+        from_nir(graph, dt=dt, convention="nir")
+    # the preset (guessed from r = 1) does both: Norse's dt-free IAF and the tau * dt of norse#411
+    assert torch.equal(_ours(graph, x, convention="norse"), expected)
+    assert torch.equal(_ours(graph, x), expected)
 
 
 def test_spikingjelly_export_is_reproduced() -> None:
