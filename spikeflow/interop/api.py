@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import nir
+import numpy as np
 from torch import nn
 
+from .conventions import PRESETS, check_convention, guess, log, norse_time_scale
 from .network import NIRNetwork
 from .options import ImportOptions
-import numpy as np
-
-from .conventions import PRESETS, check_convention, guess, log, norse_time_scale
 from .reader import check_structure, read_graph
 
 

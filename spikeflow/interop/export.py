@@ -132,7 +132,8 @@ class Exporter:
         if isinstance(core, Lapicque):
             decay = _np(p["decay"], shape)
             if ((decay < 0) | (decay > 1)).any():
-                raise ValueError(f"module {name!r}: Lapicque decay 1 - dt/(RC) = {decay.min():.4g} lies outside [0, 1]; "
+                raise ValueError(f"module {name!r}: Lapicque decay 1 - dt/(RC) = {decay.min():.4g} lies outside "
+                                 "[0, 1]; "
                                  "no LIF has it")
             gain = gain * _np(p["gain"], shape)
             meta.update({META + "model": "lapicque", META + "R": _np(core.R, shape, np.float32),

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import h5py
-from h5py import h5d, h5l, h5o, h5s
 import nir
 import numpy as np
+from h5py import h5d, h5l, h5o, h5s
 
 from .structure import check_edges, check_structure, type_check_warnings
 

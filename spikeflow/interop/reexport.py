@@ -71,7 +71,7 @@ def network_graph(ex: Exporter, net: NIRNetwork, prefix: str) -> nir.NIRGraph:
         for n, piece in rebuilt:  # a changed recurrent neuron: fold its bias into the Affine before it, if any
             if f"{n}.w_rec" in piece.nodes or net.folded.get(n, {}).get("rec") in nodes:
                 _refold_bias(ex, net, n, nodes, edges)
-        for s, d in net.back:
+        for s, _ in net.back:
             if net.recurrent_bias_at_start and _has_bias(nodes.get(s)):
                 ex.note(s, _BIAS_NOTE)
                 ex.bias_at_start = True
