@@ -63,8 +63,10 @@ def _out_shape(module: nn.Module, in_shape: tuple[int, ...], name: str = "") -> 
     while isinstance(module, TimeDistributed):
         module = module.module
     try:
+        dtype = next((t.dtype for t in [*module.parameters(), *module.buffers()] if t.is_floating_point()),
+                     torch.get_default_dtype())
         with torch.no_grad():
-            x = torch.zeros(1, 1, *in_shape)
+            x = torch.zeros(1, 1, *in_shape, dtype=dtype)
             y = module(x)[0] if getattr(module, "is_stateful", False) else module(x[0]).unsqueeze(0)
         return tuple(y.shape[2:])
     except (RuntimeError, ValueError, TypeError) as e:
@@ -126,7 +128,8 @@ class Exporter:
         if not isinstance(core, (Lapicque, Leaky, RLeaky, Synaptic, RSynaptic, LI)):
             raise ValueError(f"module {name!r}: unsupported neuron {type(core).__name__}")
         # the values the module runs with, in its own dtype (then exactly widened to float64)
-        like = torch.zeros(1, dtype=torch.get_default_dtype())
+        dtype = next((t.dtype for t in core.buffers() if t.is_floating_point()), torch.get_default_dtype())
+        like = torch.zeros(1, dtype=dtype)
         p = core.params(like)
         meta: dict[str, Any] = {}
         if isinstance(core, Lapicque):

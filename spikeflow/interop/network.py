@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from ..layers.sequential import time_distributed
 from .node_import import array, fold_recurrence, node_module, restore_split_bias, set_graded
 from .options import ImportOptions
-from .structure import check_structure
+from .structure import _declared_input, check_structure
 
 MAX_SAMPLE = 2**26  # values in one sample of an Input: above this a shape is treated as corrupt
 
@@ -254,8 +254,7 @@ class NIRNetwork(nn.Module):
         node = self.nir_nodes[n]
         if isinstance(node, (nir.Input, nir.NIRGraph)):
             return
-        t = node.output_type.get("output") if isinstance(node, nir.Output) else (
-            node.input_type.get("input") if isinstance(node.input_type, dict) else None)
+        t = node.output_type.get("output") if isinstance(node, nir.Output) else _declared_input(node)
         try:
             a = np.asarray(t) if t is not None else np.zeros(0)
             valid = a.dtype.kind in "iuf" and a.size > 0 and bool(np.isfinite(a).all()) and bool((a == a.round()).all())
