@@ -60,7 +60,8 @@ def from_nir(graph_or_path: nir.NIRGraph | str | Path, dt: float | None = None, 
                     "i.e. decays from dt**2", source, chosen["dt"])
     opts = ImportOptions(chosen["dt"], discretization, reset, chosen["reset_delay"], chosen["threshold"] or "gt",
                          chosen["if_gain"] or "euler", chosen["recurrent_bias_at_start"], flatten_batch, use_metadata,
-                         convention=convention, neuron_dt=neuron_dt)
+                         convention=convention, neuron_dt=neuron_dt,
+                         start_at_reset=bool(preset.get("start_at_reset", False)))
     if hint is not None and abs(hint - opts.dt) > 1e-9 * opts.dt:
         warnings.warn(f"dt: the file was exported with dt={hint!r} but is imported with dt={opts.dt!r}",
                       UserWarning, stacklevel=2)

@@ -1,12 +1,12 @@
 """Import presets: the conventions each exporter implies but does not write into the file.
 
-| convention   | dt    | threshold | IF gain | reset timing | recurrent bias at t=0 | notes |
-|--------------|-------|-----------|---------|--------------|-----------------------|-------|
-| nir          | 1e-4  | v > thr   | dt*r    | same step    | no (zero)             | NIR's own reading |
-| spikeflow    | hint  | v > thr   | dt*r    | metadata     | metadata              | dt from ``spikeflow_dt`` |
-| snntorch     | 1e-4  | v > thr   | dt*r    | same step    | yes (RLeaky's W s + b)| snnTorch hard-codes dt |
-| norse        | 1e-3  | v > thr   | r       | same step    | no                    | IAF is dt-free; 1.1.0 tau bug |
-| spikingjelly | 1e-4  | v >= thr  | dt*r    | same step    | no (nirtorch)         | |
+| convention   | dt    | threshold | IF gain | reset timing | recurrent bias at t=0 | v at t=0 | notes |
+|--------------|-------|-----------|---------|--------------|-----------------------|----------|-------|
+| nir          | 1e-4  | v > thr   | dt*r    | same step    | no (zero)             | 0        | NIR's own reading |
+| spikeflow    | hint  | v > thr   | dt*r    | metadata     | metadata              | 0        | dt from spikeflow_dt |
+| snntorch     | 1e-4  | v > thr   | dt*r    | same step    | yes (RLeaky's W s + b)| 0        | dt hard-coded |
+| norse        | 1e-3  | v > thr   | r       | same step    | no                    | 0        | IAF dt-free; tau bug |
+| spikingjelly | 1e-4  | v >= thr  | dt*r    | same step    | no (nirtorch)         | v_reset  | |
 
 A preset only fills options the caller did not give. ``guess`` reads the traces exporters leave:
 spikeflow's ``spikeflow_*`` metadata; snnTorch's ``<layer>.lif``/``<layer>.w_rec`` recurrent names
@@ -30,7 +30,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "spikeflow": dict(threshold="gt", if_gain="euler"),
     "snntorch": dict(dt=1e-4, threshold="gt", if_gain="euler", reset_delay=False, recurrent_bias_at_start=True),
     "norse": dict(dt=1e-3, threshold="gt", if_gain="unit", reset_delay=False, recurrent_bias_at_start=False),
-    "spikingjelly": dict(dt=1e-4, threshold="ge", if_gain="euler", reset_delay=False, recurrent_bias_at_start=False),
+    "spikingjelly": dict(dt=1e-4, threshold="ge", if_gain="euler", reset_delay=False, recurrent_bias_at_start=False,
+                         start_at_reset=True),
 }
 CONVENTIONS = tuple(PRESETS)
 

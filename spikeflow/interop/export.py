@@ -142,19 +142,23 @@ class Exporter:
             meta.update({META + "model": "lapicque", META + "R": _np(core.R, shape, np.float32),
                          META + "C": _np(core.C, shape, np.float32), META + "time_step": core.time_step})
         beta = np.clip(_np(p["decay"] if isinstance(core, Lapicque) else p["beta"], shape), 0, 1)
-        v_reset = -v_init
+        shift = v_reset = -v_init  # DrivenNeuron holds u = v - v_reset and starts at v = 0
+        if isinstance(m, DrivenNeuron) and hasattr(m, "nir_shift"):  # imported to start at v_reset
+            shift, v_reset = _np(m.nir_shift, shape), _np(m.nir_v_reset, shape)
+            if not np.array_equal(v_init, -shift):
+                self.note(name, "a start at v = v_reset (SpikingJelly's convention; NIR starts at v = 0)")
         is_li = isinstance(core, LI)
         has_syn = isinstance(core, (Synaptic, RSynaptic)) or (is_li and core.has_current)
         if not is_li:
             meta.update(self._meta(core, name))
-            thr = _np(p["threshold"], shape) + v_reset
+            thr = _np(p["threshold"], shape) + shift
         if has_syn:
             alpha = np.clip(_np(p["alpha"], shape), 0, 1)
             if (alpha == 1).any() or (beta == 1).any():
                 raise ValueError(f"module {name!r}: alpha or beta = 1 (no decay) cannot be expressed as Cuba NIR nodes")
             tau_syn, ga = self._decay(alpha, "alpha", name)
             tau_mem, gb = self._decay(beta, "beta", name)
-            leak = bias / (ga * gb) + v_reset
+            leak = bias / (ga * gb) + shift
             common = dict(tau_syn=tau_syn, tau_mem=tau_mem, r=gain / gb, v_leak=leak, w_in=1.0 / ga)
             node: nir.NIRNode = (nir.CubaLI(**common) if is_li else
                                  nir.CubaLIF(**common, v_threshold=thr, v_reset=v_reset, metadata=meta))
@@ -170,7 +174,7 @@ class Exporter:
             if is_li:
                 node = nir.LI(tau=tau, r=gain / g, v_leak=bias / g)
             else:
-                node = nir.LIF(tau=tau, r=gain / g, v_leak=bias / g + v_reset, v_threshold=thr, v_reset=v_reset,
+                node = nir.LIF(tau=tau, r=gain / g, v_leak=bias / g + shift, v_threshold=thr, v_reset=v_reset,
                                metadata=meta)
         nodes: dict[str, nir.NIRNode] = {name: node}
         edges: list[tuple[str, str]] = []

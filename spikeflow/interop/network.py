@@ -142,7 +142,8 @@ class NIRNetwork(nn.Module):
         self._infer_shapes()
         # for re-export: the file's own nodes are written back verbatim while a module is unchanged
         self.neutral_options = (opts.threshold == "gt" and opts.if_gain == "euler" and opts.reset is None
-                                and opts.neuron_dt is None and not opts.flatten_batch and opts.use_metadata)
+                                and opts.neuron_dt is None and not opts.flatten_batch and opts.use_metadata
+                                and not opts.start_at_reset)
         self.dt = opts.dt
         self.pristine = {n: fingerprint(modules[n]) for n in self.names}
 

@@ -78,6 +78,21 @@ def _wrap(neuron: nn.Module, gain: np.ndarray, bias: np.ndarray, v_init: np.ndar
     return DrivenNeuron(neuron, g, b, v0, i0)
 
 
+def _mark_start(module: nn.Module, p: dict[str, np.ndarray], shift: np.ndarray, opts: ImportOptions) -> nn.Module:
+    """Started at v_reset (SpikingJelly): keep v_reset and the shift on the module for export."""
+    if not opts.start_at_reset or not p["v_reset"].any():
+        return module
+    if not isinstance(module, DrivenNeuron):
+        module = DrivenNeuron(module, 1.0, 0.0, tensor(p["v_reset"] - shift))
+    module.nir_shift, module.nir_v_reset = tensor(shift), tensor(p["v_reset"])
+    return module
+
+
+def _start(p: dict[str, np.ndarray], opts: ImportOptions) -> np.ndarray:
+    """The membrane at t = 0 in NIR units: 0 (NIR, snnTorch, Norse) or v_reset (SpikingJelly)."""
+    return p["v_reset"] if opts.start_at_reset else 0 * p["v_reset"]
+
+
 def _reset(name: str, node: nir.NIRNode, opts: ImportOptions) -> tuple[str, bool]:
     reset = opts.reset or opts.meta(node.metadata, "reset") or "zero"
     delay = opts.reset_delay if opts.reset_delay is not None else opts.meta(node.metadata, "reset_delay")
@@ -100,7 +115,7 @@ def neuron_module(name: str, node: nir.NIRNode, opts: ImportOptions, scheme: str
         reset, delay = _reset(name, node, opts)
         shift = p["v_reset"] if reset == "zero" else 0 * gain
         neuron = IF(threshold=_threshold(p["v_threshold"] - shift, opts), reset=reset, reset_delay=delay)
-        return _wrap(neuron, gain, 0 * gain, -shift)
+        return _mark_start(_wrap(neuron, gain, 0 * gain, _start(p, opts) - shift), p, shift, opts)
     if isinstance(node, (nir.LI, nir.LIF)):
         fields = ("tau", "r", "v_leak") + (("v_threshold", "v_reset") if isinstance(node, nir.LIF) else ())
         p = _params(name, node, fields, taus=("tau",))
@@ -112,7 +127,8 @@ def neuron_module(name: str, node: nir.NIRNode, opts: ImportOptions, scheme: str
         shift = p["v_reset"] if reset == "zero" else 0 * g
         neuron = Leaky(beta=tensor(beta), threshold=_threshold(p["v_threshold"] - shift, opts), reset=reset,
                        reset_delay=delay)
-        module = _wrap(neuron, g * p["r"], g * (p["v_leak"] - shift), -shift)
+        module = _mark_start(_wrap(neuron, g * p["r"], g * (p["v_leak"] - shift), _start(p, opts) - shift), p,
+                             shift, opts)
         if opts.meta(node.metadata, "model") == "lapicque":
             return _lapicque(name, node, module, opts, reset, delay)
         return module
@@ -134,7 +150,7 @@ def neuron_module(name: str, node: nir.NIRNode, opts: ImportOptions, scheme: str
         return _wrap(LI(beta=tensor(beta), alpha=tensor(alpha)), gain, bias, 0 * ga, i0)
     neuron = Synaptic(alpha=tensor(alpha), beta=tensor(beta), threshold=_threshold(p["v_threshold"] - shift, opts),
                       reset=reset, reset_delay=delay)
-    return _wrap(neuron, gain, bias, -shift, i0)
+    return _mark_start(_wrap(neuron, gain, bias, _start(p, opts) - shift, i0), p, shift, opts)
 
 
 def _lapicque(name: str, node: nir.NIRNode, module: nn.Module, opts: ImportOptions, reset: str,

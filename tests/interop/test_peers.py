@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from spikeflow.interop import from_nir
+from spikeflow.interop import from_nir, to_nir
 
 T = 30
 
@@ -164,3 +164,21 @@ def test_reexport_of_a_peer_file_keeps_its_values_bit_exact(tmp_path) -> None:
         va, vb = getattr(a.nodes["1"], field), getattr(b.nodes["1"], field)
         assert va.dtype == vb.dtype and np.array_equal(va, vb), field
     assert (b.nodes["1"].v_leak == 0).all()
+
+
+def test_spikingjelly_neurons_start_at_v_reset() -> None:
+    pytest.importorskip("spikingjelly")
+    from spikingjelly.activation_based import functional, neuron
+    from spikingjelly.activation_based.nir_exchange import export_to_nir
+
+    net = nn.Sequential(nn.Linear(4, 5), neuron.LIFNode(tau=2.0, v_threshold=0.5, v_reset=-0.3))
+    x = _x(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = export_to_nir(net, x[0])
+    functional.reset_net(net)
+    expected = _steps(net, x)
+    assert expected.sum() > 0
+    assert torch.equal(_ours(graph, x), expected)  # guessed preset: v(0) = v_reset, v >= thr
+    with pytest.warns(UserWarning, match="start at v = v_reset"):
+        to_nir(from_nir(graph), (4,))
