@@ -7,47 +7,74 @@ from pathlib import Path
 from typing import Any
 
 import nir
+import numpy as np
 from torch import nn
 
+from .conventions import PRESETS, check_convention, guess, log, norse_time_scale
 from .network import NIRNetwork
 from .options import ImportOptions
-from .reader import check_edges, read_graph
+from .reader import check_structure, read_graph
 
 
-def from_nir(graph_or_path: nir.NIRGraph | str | Path, dt: float = 1e-4, *, discretization: str | None = None,
-             reset: str | None = None, reset_delay: bool | None = None, threshold: str = "gt",
-             if_gain: str = "euler", recurrent_bias_at_start: bool | None = None, flatten_batch: bool = False,
-             use_metadata: bool = True, type_check: bool = True) -> NIRNetwork:
+def from_nir(graph_or_path: nir.NIRGraph | str | Path, dt: float | None = None, *, convention: str | None = None,
+             discretization: str | None = None, reset: str | None = None, reset_delay: bool | None = None,
+             threshold: str | None = None, if_gain: str | None = None, recurrent_bias_at_start: bool | None = None,
+             flatten_batch: bool = False, use_metadata: bool = True, type_check: bool = True) -> NIRNetwork:
     """A NIR graph (or file) as a spikeflow module: ``out, state = net(x)`` with x [T, B, ...].
 
-    The options resolve what NIR leaves open; see ImportOptions and docs/nir.md. The given graph
-    is never modified.
+    convention: "nir", "spikeflow", "snntorch", "norse" or "spikingjelly" sets every option that
+    exporter implies (conventions.py); None guesses it from the file's traces and logs the guess
+    (logger "spikeflow.interop"). Options given here override the preset; see ImportOptions and
+    docs/nir.md. The given graph is never modified.
     """
-    opts = ImportOptions(dt, discretization, reset, reset_delay, threshold, if_gain, recurrent_bias_at_start,
-                         flatten_batch, use_metadata)
+    check_convention(convention)
+    source = str(graph_or_path) if isinstance(graph_or_path, (str, Path)) else "graph"
     if isinstance(graph_or_path, (str, Path)):
         graph = read_graph(graph_or_path, type_check=type_check)
     elif isinstance(graph_or_path, nir.NIRGraph):
         graph = graph_or_path
-        check_edges(graph.nodes, [tuple(e) for e in graph.edges], "graph")
+        check_structure(graph.nodes, [tuple(e) for e in graph.edges], "graph")
     elif isinstance(graph_or_path, nir.NIRNode):
         graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=graph_or_path.input_type), "node": graph_or_path,
                                     "output": nir.Output(output_type=graph_or_path.output_type)},
                              edges=[("input", "node"), ("node", "output")], type_check=False)
     else:
         raise TypeError(f"graph_or_path: expected a nir.NIRGraph or a file path, got {type(graph_or_path).__name__}")
+    if convention is None:
+        convention, trace = guess(graph)
+        log.info("%s: NIR convention guessed as %r from %s; pass convention=... to choose", source, convention, trace)
+    preset = PRESETS[convention]
+    given = dict(dt=dt, threshold=threshold, if_gain=if_gain, reset_delay=reset_delay,
+                 recurrent_bias_at_start=recurrent_bias_at_start)
+    chosen = {k: (v if v is not None else preset.get(k)) for k, v in given.items()}
     try:
-        hint = float(opts.meta(graph.metadata, "dt"))
+        hint = float(ImportOptions(use_metadata=use_metadata).meta(graph.metadata, "dt"))
     except (TypeError, ValueError):
         hint = None  # absent or unreadable: dt is only a hint
+    if chosen["dt"] is None:
+        chosen["dt"] = hint if hint is not None and np.isfinite(hint) and hint > 0 else 1e-4
+    neuron_dt = None
+    if convention == "norse" and norse_time_scale(graph, chosen["dt"]):
+        neuron_dt = chosen["dt"] ** 2
+        log.warning("%s: every time constant is below dt=%g: read as Norse 1.1.0's tau * dt (norse/norse#411), "
+                    "i.e. decays from dt**2", source, chosen["dt"])
+    opts = ImportOptions(chosen["dt"], discretization, reset, chosen["reset_delay"], chosen["threshold"] or "gt",
+                         chosen["if_gain"] or "euler", chosen["recurrent_bias_at_start"], flatten_batch, use_metadata,
+                         convention=convention, neuron_dt=neuron_dt,
+                         start_at_reset=bool(preset.get("start_at_reset", False)))
     if hint is not None and abs(hint - opts.dt) > 1e-9 * opts.dt:
         warnings.warn(f"dt: the file was exported with dt={hint!r} but is imported with dt={opts.dt!r}",
                       UserWarning, stacklevel=2)
-    return NIRNetwork(graph, opts)
+    if not isinstance(graph_or_path, (str, Path)):
+        return NIRNetwork(graph, opts)
+    try:
+        return NIRNetwork(graph, opts)
+    except ValueError as e:  # name the file as well as the node
+        raise ValueError(f"{graph_or_path}: {e}") from None
 
 
-def load_nir(path: str | Path, dt: float = 1e-4, **options: Any) -> NIRNetwork:
-    """Read a .nir file and import it (``from_nir`` options)."""
+def load_nir(path: str | Path, dt: float | None = None, **options: Any) -> NIRNetwork:
+    """Read a .nir file and import it (``from_nir`` options, ``convention=`` included)."""
     if not isinstance(path, (str, Path)):
         raise TypeError(f"path: expected a file path, got {type(path).__name__}")
     return from_nir(path, dt, **options)

@@ -15,6 +15,7 @@ State: {"nodes": {node: neuron state}, "prev": {node: last output feeding a back
 from __future__ import annotations
 
 import warnings
+from collections import deque
 from dataclasses import replace
 from typing import Any
 
@@ -24,10 +25,11 @@ import torch
 from torch import Tensor, nn
 
 from ..layers.sequential import time_distributed
-from .node_import import array, fold_recurrence, node_module
+from .node_import import array, fold_recurrence, node_module, restore_split_bias, set_graded
 from .options import ImportOptions
+from .structure import _declared_input, check_structure
 
-MAX_SAMPLE = 2**28  # values in one sample of an Input: above this a shape is treated as corrupt
+MAX_SAMPLE = 2**26  # values in one sample of an Input: above this a shape is treated as corrupt
 
 
 def _stateful(m: nn.Module) -> bool:
@@ -61,20 +63,33 @@ def back_edges(nodes: list[str], edges: list[tuple[str, str]], starts: list[str]
 
 
 def topo_order(nodes: list[str], edges: list[tuple[str, str]]) -> list[str]:
+    """Kahn's algorithm in O(nodes + edges), ties in node order."""
     indeg = {n: 0 for n in nodes}
-    for _, d in edges:
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    for s, d in edges:
         indeg[d] += 1
-    ready = [n for n in nodes if indeg[n] == 0]
+        succ[s].append(d)
+    ready = deque(n for n in nodes if indeg[n] == 0)
     order: list[str] = []
     while ready:
-        n = ready.pop(0)
+        n = ready.popleft()
         order.append(n)
-        for s, d in edges:
-            if s == n:
-                indeg[d] -= 1
-                if indeg[d] == 0:
-                    ready.append(d)
+        for d in succ[n]:
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                ready.append(d)
     return order
+
+
+def fingerprint(m: nn.Module) -> tuple[str, dict[str, Tensor]]:
+    """What a module computes with: its repr (options) and a copy of its state."""
+    return repr(m), {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+
+def same_fingerprint(a: tuple[str, dict[str, Tensor]], b: tuple[str, dict[str, Tensor]]) -> bool:
+    return a[0] == b[0] and a[1].keys() == b[1].keys() and all(
+        a[1][k].shape == b[1][k].shape and a[1][k].dtype == b[1][k].dtype and torch.equal(a[1][k], b[1][k])
+        for k in a[1])
 
 
 class NIRNetwork(nn.Module):
@@ -90,64 +105,100 @@ class NIRNetwork(nn.Module):
         self.nir_nodes = dict(graph.nodes)  # the source nodes (types, metadata) for export
         names = list(graph.nodes)
         edges = [(str(s), str(d)) for s, d in graph.edges]
-        from .reader import check_edges
-
-        check_edges(graph.nodes, edges, f"graph {name!r}")
+        check_structure(graph.nodes, edges, f"graph {name!r}")
         self.inputs = [n for n in names if isinstance(graph.nodes[n], nir.Input)]
-        if not self.inputs:
-            raise ValueError(f"graph {name!r}: no Input node")
-        outs = [n for n in names if isinstance(graph.nodes[n], nir.Output)]
-        self.outputs = outs or [n for n in names if not any(s == n for s, _ in edges)]
-        for n in self.inputs:
-            if any(d == n for _, d in edges):
-                raise ValueError(f"graph {name!r}: Input node {n!r} receives an edge")
+        self.outputs = [n for n in names if isinstance(graph.nodes[n], nir.Output)]
         scheme = opts.scheme(self.metadata)
+        self.scheme = scheme
         bias_start = opts.recurrent_bias_at_start
         if bias_start is None:
             bias_start = bool(opts.meta(self.metadata, "recurrent_bias_at_start") or False)
         self.recurrent_bias_at_start = bias_start
         inherited = replace(opts, discretization=scheme, recurrent_bias_at_start=bias_start)  # for sub-graphs
         modules = {n: node_module(n, graph.nodes[n], inherited, scheme) for n in names}
-        # Fold neuron <-> (Affine | Linear | Scale) 2-cycles into recurrent neurons.
-        self.folded: dict[str, str] = {}
-        for n in names:
-            node = graph.nodes[n]
-            if not isinstance(node, (nir.LIF, nir.CubaLIF)):
-                continue
-            for s, d in edges:
-                rec = graph.nodes[d] if s == n else None
-                if rec is None or d in self.folded.values() or not isinstance(rec, (nir.Affine, nir.Linear, nir.Scale)):
-                    continue
-                ins = [e for e in edges if e[1] == d]
-                outs_r = [e for e in edges if e[0] == d]
-                has_bias = isinstance(rec, nir.Affine) and bool(array(d, "bias", rec.bias).any())
-                if ins == [(n, d)] and outs_r == [(d, n)] and (bias_start or not has_bias) and d not in self.outputs:
-                    try:
-                        modules[n] = fold_recurrence(n, modules[n], d, rec)
-                    except ValueError:
-                        continue
-                    self.folded[n] = d
-                    break
-        removed = set(self.folded.values())
+        self.folded: dict[str, dict[str, str]] = {}
+        edges = self._fold(graph, modules, edges, opts, bias_start)
+        removed = {v for f in self.folded.values() for v in f.values()}
         self.names = [n for n in names if n not in removed]
-        self.edges = [(s, d) for s, d in edges if s not in removed and d not in removed]
-        self.all_edges = edges
+        self.edges = edges
+        self.all_edges = [(str(s), str(d)) for s, d in graph.edges]
         self.back = back_edges(self.names, self.edges, self.inputs)
         fwd = [e for e in self.edges if e not in self.back]
         self.order = topo_order(self.names, fwd)
-        self.preds = {n: [(s, (s, n) in self.back) for s, d in self.edges if d == n] for n in self.names}
-        for n in self.names:
-            if n not in self.inputs and not self.preds[n]:
-                raise ValueError(f"graph {name!r}: node {n!r} receives no edge and is not an Input")
-        self.keys = {}
+        self.preds: dict[str, list[tuple[str, bool]]] = {n: [] for n in self.names}
+        for s, d in self.edges:
+            self.preds[d].append((s, (s, d) in self.back))
+        self.keys: dict[str, str] = {}
+        used: set[str] = set()
         for i, n in enumerate(self.names):
             key = "".join(c if c.isalnum() or c == "_" else "_" for c in n) or "node"
-            self.keys[n] = key if key not in self.keys.values() else f"{key}_{i}"
+            key = key if key not in used else f"{key}_{i}"
+            used.add(key)
+            self.keys[n] = key
         self.layers = nn.ModuleDict({self.keys[n]: modules[n] for n in self.names})
         self.name = name
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.in_shapes: dict[str, tuple[int, ...]] = {}
         self._infer_shapes()
+        # for re-export: the file's own nodes are written back verbatim while a module is unchanged
+        self.neutral_options = (opts.threshold == "gt" and opts.if_gain == "euler" and opts.reset is None
+                                and opts.neuron_dt is None and not opts.flatten_batch and opts.use_metadata
+                                and not opts.start_at_reset)
+        self.dt = opts.dt
+        self.pristine = {n: fingerprint(modules[n]) for n in self.names}
+
+    def _fold(self, graph: nir.NIRGraph, modules: dict[str, nn.Module], edges: list[tuple[str, str]],
+              opts: ImportOptions, bias_start: bool) -> list[tuple[str, str]]:
+        """Fold neuron -> graded Scale (spikeflow metadata) into graded_spikes, and neuron (-> graded) ->
+        Affine/Linear/Scale -> neuron loops into RLeaky/RSynaptic. Returns the remaining edges."""
+        nodes = graph.nodes
+        succ: dict[str, list[str]] = {n: [] for n in nodes}
+        pred: dict[str, list[str]] = {n: [] for n in nodes}
+        for s, d in edges:
+            succ[s].append(d)
+            pred[d].append(s)
+        taken: set[str] = set()
+        for n, node in nodes.items():
+            if not isinstance(node, (nir.IF, nir.LIF, nir.CubaLIF)) or n in taken:
+                continue
+            graded = None
+            if len(succ[n]) == 1:
+                g = succ[n][0]
+                if (isinstance(nodes[g], nir.Scale) and opts.meta(nodes[g].metadata, "graded_spikes")
+                        and pred[g] == [n] and g not in taken):
+                    graded = g
+            src, rec = graded or n, None
+            for d in succ[src]:
+                r = nodes[d]
+                if (isinstance(r, (nir.Affine, nir.Linear, nir.Scale)) and pred[d] == [src] and succ[d] == [n]
+                        and d not in taken and d != n):
+                    has_bias = isinstance(r, nir.Affine) and bool(array(d, "bias", r.bias).any())
+                    if bias_start or not has_bias:
+                        rec = d
+                        break
+            if rec is None and graded is None:
+                continue
+            try:
+                new = fold_recurrence(n, modules[n], rec, nodes[rec]) if rec is not None else modules[n]
+                if graded is not None:
+                    set_graded(new, graded, nodes[graded])
+            except ValueError:
+                continue
+            modules[n] = new
+            self.folded[n] = {k: v for k, v in (("rec", rec), ("graded", graded)) if v is not None}
+            taken |= {n, *self.folded[n].values()}
+        if not self.folded:
+            return edges
+        merged = {v: n for n, f in self.folded.items() for v in f.values()}
+        out = []
+        for s, d in edges:
+            if d in merged or (s in merged and self.folded[merged[s]].get("rec") == s):
+                continue  # edges into the folded nodes, and the back edge
+            out.append((merged.get(s, s), d))  # the graded Scale's consumers now read the neuron
+        for n, f in self.folded.items():
+            if "rec" in f:
+                restore_split_bias(n, f["rec"], nodes, modules, [s for s, d in out if d == n], opts)
+        return out
 
     # -- structure ----------------------------------------------------------------------
     def node(self, name: str) -> nn.Module:
@@ -204,12 +255,15 @@ class NIRNetwork(nn.Module):
         node = self.nir_nodes[n]
         if isinstance(node, (nir.Input, nir.NIRGraph)):
             return
-        t = node.output_type.get("output") if isinstance(node, nir.Output) else (
-            node.input_type.get("input") if isinstance(node.input_type, dict) else None)
+        t = node.output_type.get("output") if isinstance(node, nir.Output) else _declared_input(node)
         try:
-            declared = tuple(int(v) for v in np.asarray(t).ravel()) if t is not None else ()
+            a = np.asarray(t) if t is not None else np.zeros(0)
+            valid = a.dtype.kind in "iuf" and a.size > 0 and bool(np.isfinite(a).all()) and bool((a == a.round()).all())
+            declared = tuple(int(v) for v in a.ravel()) if valid else ()
         except (TypeError, ValueError, OverflowError):
             declared = ()
+        if isinstance(node, nir.Output) and (not declared or min(declared) <= 0):
+            raise ValueError(f"graph {self.name!r}: Output node {n!r} has no valid shape (got {t!r})")
         if not declared or declared == shape:
             return
         if int(np.prod(declared)) == int(np.prod(shape)):

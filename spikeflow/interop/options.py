@@ -21,6 +21,9 @@ class ImportOptions:
         back edge delivers its bias at the first step (snnTorch RLeaky) or zero (nirtorch).
     flatten_batch: True if Flatten dims count a batch dim (legacy exports), False as NIR says.
     use_metadata: honour spikeflow_* metadata written by spikeflow's exporter.
+    convention: the preset these options came from (conventions.py), for the record.
+    neuron_dt: the step used for neuron time constants when it differs from dt (Norse 1.1.0 files).
+    start_at_reset: spiking neurons start at v = v_reset (SpikingJelly) instead of v = 0.
     """
 
     dt: float = 1e-4
@@ -32,9 +35,14 @@ class ImportOptions:
     recurrent_bias_at_start: bool | None = None
     flatten_batch: bool = False
     use_metadata: bool = True
+    convention: str = "nir"
+    neuron_dt: float | None = None
+    start_at_reset: bool = False
 
     def __post_init__(self) -> None:
         check_dt(self.dt)
+        if self.neuron_dt is not None:
+            check_dt(self.neuron_dt)
         if self.discretization is not None:
             check_scheme(self.discretization)
         if self.reset not in (None, "zero", "subtract", "none"):
@@ -47,7 +55,7 @@ class ImportOptions:
             raise ValueError(f"threshold: expected 'gt' or 'ge', got {self.threshold!r}")
         if self.if_gain not in ("euler", "unit"):
             raise ValueError(f"if_gain: expected 'euler' or 'unit', got {self.if_gain!r}")
-        for name in ("flatten_batch", "use_metadata"):
+        for name in ("flatten_batch", "use_metadata", "start_at_reset"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name}: expected bool, got {type(getattr(self, name)).__name__}")
 

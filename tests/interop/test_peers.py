@@ -1,15 +1,15 @@
 """Files from snnTorch 1.0, Norse 1.1 and SpikingJelly 2.0 exporters reproduce the originator's outputs in
-spikeflow, and spikeflow's exports load in the peers' importers (where those importers work)."""
+spikeflow, with the presets guessed from the files. (The peers reading spikeflow's files: test_peer_readers.py.)"""
 
 from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-import spikeflow as sf
 from spikeflow.interop import from_nir, to_nir
 
 T = 30
@@ -80,7 +80,10 @@ def test_norse_export_is_reproduced() -> None:
     # importing with dt**2 undoes the first, if_gain="unit" reads the second.
     assert torch.equal(_ours(graph, x, dt=dt * dt, if_gain="unit"), expected)
     with pytest.raises(ValueError, match="tau >= dt"):  # read at face value the file is not simulable
-        from_nir(graph, dt=dt)
+        from_nir(graph, dt=dt, convention="nir")
+    # the preset (guessed from r = 1) does both: Norse's dt-free IAF and the tau * dt of norse#411
+    assert torch.equal(_ours(graph, x, convention="norse"), expected)
+    assert torch.equal(_ours(graph, x), expected)
 
 
 def test_spikingjelly_export_is_reproduced() -> None:
@@ -100,53 +103,82 @@ def test_spikingjelly_export_is_reproduced() -> None:
     assert torch.equal(_ours(graph, x, dt=1e-4, threshold="ge"), expected)  # SpikingJelly fires at v >= thr
 
 
-def _spikeflow_nets() -> dict[str, nn.Module]:
-    kw = dict(threshold=0.5, reset="zero", reset_delay=False)  # the semantics NIR can express
-    return {"leaky": sf.Sequential(nn.Linear(4, 5), sf.Leaky(beta=0.9, **kw)),
-            "synaptic": sf.Sequential(nn.Linear(4, 5), sf.Synaptic(alpha=0.6, beta=0.9, **kw)),
-            "if": sf.Sequential(nn.Linear(4, 5), sf.IF(**kw))}
+def test_presets_are_guessed_from_the_exporters_traces(caplog, tmp_path) -> None:
+    """Without any option, each peer's file is read with that peer's conventions, and the guess is logged."""
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    net = nn.Sequential(nn.Linear(4, 5), snn.RLeaky(beta=torch.full((5,), 0.9), threshold=torch.full((5,), 0.5),
+                                                    linear_features=5, init_hidden=True, reset_mechanism="zero",
+                                                    reset_delay=False, output=False))
+    x = _x(4)
+    graph = export_to_nir(net, x[0], ignore_dims=[0])
+    pytest.importorskip("snntorch.utils").reset(net)
+    expected = _steps(net, x)
+    with caplog.at_level("INFO", logger="spikeflow.interop"):
+        got = _ours(graph, x)  # no recurrent_bias_at_start needed
+    assert torch.equal(got, expected)
+    assert "'snntorch'" in caplog.text and "w_rec" in caplog.text
+    assert from_nir(graph).options.convention == "snntorch"
+    with pytest.raises(ValueError, match="convention"):
+        from_nir(graph, convention="lava")
 
 
-def _reference(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        out = net(x)[0]
-    assert out.sum() > 0
-    return out
-
-
-@pytest.mark.parametrize("case", ["leaky", "synaptic"])  # snnTorch 1.0 asserts r == 1 for IF
-def test_snntorch_imports_spikeflow_exports(case: str) -> None:
-    pytest.importorskip("snntorch")
-    from snntorch.import_nir import import_from_nir
-
-    net, x = _spikeflow_nets()[case], torch.rand(T, 2, 4) * 1.5
-    module = import_from_nir(to_nir(net, (4,), dt=1e-4))
-    assert torch.equal(_steps(lambda x_t: module(x_t)[0], x), _reference(net, x))
-
-
-@pytest.mark.parametrize("case", ["synaptic", "if"])  # Norse 1.1 ignores LIF's r (ours is tau/dt)
-def test_norse_imports_spikeflow_exports(case: str) -> None:
-    norse = pytest.importorskip("norse.torch")
-    net, x = _spikeflow_nets()[case], torch.rand(T, 2, 4) * 1.5
-    module = norse.from_nir(to_nir(net, (4,), dt=1e-4), dt=1e-4, ignore_warnings=True)
-    state, outs = None, []
-    with torch.no_grad():
-        for x_t in x:
-            y, state = module(x_t, state)
-            outs.append(y)
-    assert torch.equal(torch.stack(outs), _reference(net, x))
-
-
-@pytest.mark.parametrize("case", ["leaky", "synaptic", "if"])
-def test_spikingjelly_imports_spikeflow_exports(case: str) -> None:
+def test_spikingjelly_file_is_guessed_and_fires_at_ge() -> None:
     pytest.importorskip("spikingjelly")
-    from spikingjelly.activation_based.nir_exchange import import_from_nir
+    from spikingjelly.activation_based import functional, neuron
+    from spikingjelly.activation_based.nir_exchange import export_to_nir
 
-    net, x = _spikeflow_nets()[case], torch.rand(T, 2, 4) * 1.5
-    module = import_from_nir(to_nir(net, (4,), dt=1e-4), dt=1e-4)
-    state, outs = None, []
+    net = nn.Sequential(nn.Linear(4, 5), neuron.LIFNode(tau=2.0, v_threshold=0.5), nn.Linear(5, 3),
+                        neuron.IFNode(v_threshold=0.7))
+    x = _x(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = export_to_nir(net, x[0])
+    functional.reset_net(net)
+    expected = _steps(net, x)
+    imported = from_nir(graph)
+    assert imported.options.convention == "spikingjelly" and imported.options.threshold == "ge"
     with torch.no_grad():
-        for x_t in x:
-            y, state = module(x_t, state) if state is not None else module(x_t)
-            outs.append(y)
-    assert torch.equal(torch.stack(outs), _reference(net, x))
+        assert torch.equal(imported(x)[0], expected)
+
+
+def test_reexport_of_a_peer_file_keeps_its_values_bit_exact(tmp_path) -> None:
+    """snnTorch writes CubaLIF with v_leak = 0 in float32/float64: a re-export of the import writes the
+    same values (no float32 round trip, no recomputed v_leak), so strict readers still accept it."""
+    snn = pytest.importorskip("snntorch")
+    import nir
+    from snntorch.export_nir import export_to_nir
+
+    kw = dict(init_hidden=True, reset_mechanism="zero", reset_delay=False)
+    net = nn.Sequential(nn.Linear(4, 3), snn.Synaptic(alpha=torch.full((3,), 0.6), beta=torch.full((3,), 0.8),
+                                                      threshold=torch.full((3,), 0.7), **kw))
+    nir.write(tmp_path / "a.nir", export_to_nir(net, torch.zeros(1, 4), ignore_dims=[0]))
+    from spikeflow.interop import load_nir, save_nir
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_nir(load_nir(tmp_path / "a.nir"), tmp_path / "b.nir", (4,), dt=1e-4)
+    a, b = nir.read(tmp_path / "a.nir"), nir.read(tmp_path / "b.nir")
+    for field in ("tau_syn", "tau_mem", "r", "w_in", "v_leak", "v_threshold"):
+        va, vb = getattr(a.nodes["1"], field), getattr(b.nodes["1"], field)
+        assert va.dtype == vb.dtype and np.array_equal(va, vb), field
+    assert (b.nodes["1"].v_leak == 0).all()
+
+
+def test_spikingjelly_neurons_start_at_v_reset() -> None:
+    pytest.importorskip("spikingjelly")
+    from spikingjelly.activation_based import functional, neuron
+    from spikingjelly.activation_based.nir_exchange import export_to_nir
+
+    net = nn.Sequential(nn.Linear(4, 5), neuron.LIFNode(tau=2.0, v_threshold=0.5, v_reset=-0.3))
+    x = _x(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = export_to_nir(net, x[0])
+    functional.reset_net(net)
+    expected = _steps(net, x)
+    assert expected.sum() > 0
+    assert torch.equal(_ours(graph, x), expected)  # guessed preset: v(0) = v_reset, v >= thr
+    with pytest.warns(UserWarning, match="start at v = v_reset"):
+        to_nir(from_nir(graph), (4,))

@@ -220,7 +220,7 @@ def test_folded_recurrence_with_an_input_gain_reexports() -> None:
                "output": nir.Output(output_type={"output": np.array([3])})},
         edges=[("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")], type_check=False)
     net = from_nir(graph, dt=DT)
-    assert net.folded == {"lif": "rec"} and not net.cyclic
+    assert net.folded == {"lif": {"rec": "rec"}} and not net.cyclic
     again = from_nir(to_nir(net, (2,), dt=DT), dt=DT)
     np.testing.assert_allclose(to_nir(net, (2,), dt=DT).nodes["rec"].weight, graph.nodes["rec"].weight, rtol=1e-6)
     x = torch.rand(50, 2, 2) * 2
@@ -243,3 +243,32 @@ def test_several_inputs_and_outputs_use_dicts_and_edges_sum() -> None:
     assert torch.equal(out["oa"], xa) and torch.equal(out["os"], (xa + xb) * torch.tensor([1.0, 2.0]))
     with pytest.raises(ValueError, match="dict"):
         net(xa)
+
+
+def test_a_grouped_conv_written_by_another_tool_loads() -> None:
+    """nir counts weight.shape[1] input channels whatever groups says; the dry run knows better."""
+    rng = np.random.default_rng(6)
+    conv = nir.Conv2d(input_shape=np.array([5, 5]), weight=rng.normal(size=(6, 2, 3, 3)).astype(np.float32),
+                      stride=np.array([1, 1]), padding=np.array([1, 1]), dilation=np.array([1, 1]), groups=2,
+                      bias=np.zeros(6, np.float32))
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([4, 5, 5])}), "conv": conv,
+                                "output": nir.Output(output_type={"output": np.array([6, 5, 5])})},
+                         edges=[("input", "conv"), ("conv", "output")], type_check=False)
+    net = from_nir(graph)
+    module = net.node("conv")
+    assert module.groups == 2 and module.in_channels == 4
+    x = torch.rand(2, 1, 4, 5, 5)
+    want = torch.nn.functional.conv2d(x[0], torch.tensor(conv.weight), padding=1, groups=2)
+    torch.testing.assert_close(net(x)[0][0], want)
+
+
+def test_float64_model_exports_its_own_values() -> None:
+    import spikeflow as sf
+
+    beta = torch.tensor(0.9, dtype=torch.float64)  # runs as the float64 0.9, not float32(0.9)
+    net = sf.Sequential(torch.nn.Linear(3, 4), sf.Leaky(beta=beta, threshold=0.5, reset="zero",
+                                                        reset_delay=False)).double()
+    back = from_nir(to_nir(net, (3,), dt=DT), dt=DT)
+    assert float(back.node("1").beta[0]) == np.float32(0.9)  # the float32 import of the float64 value 0.9
+    lif = to_nir(net, (3,), dt=DT).nodes["1"]
+    np.testing.assert_array_equal(1 - DT / lif.tau, np.full(4, 1 - DT / (DT / (1 - 0.9))))
