@@ -1,6 +1,7 @@
 """The ``spikeflow`` command line.
 
     spikeflow train TASK [options]      train a registered task (see ``spikeflow train -h``)
+    spikeflow generate RUN_DIR          sample text from a charlm run
 
 Each task writes OUT/metrics.json (and its plots). ``main`` returns the exit code:
 0 on success, 2 for a usage error (unknown task or bad option), 1 for a failed run.
@@ -28,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         task = TASKS[name]
         sub = tasks.add_parser(name, help=getattr(task, "help", None), description=getattr(task, "help", None))
         task.add_arguments(sub)
+    from .train.charlm import add_generate_parser
+
+    add_generate_parser(commands)
     return parser
 
 
@@ -49,6 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         summary = {k: metrics.get(k) for k in ("test_accuracy", "epochs", "seconds") if k in metrics}
         print(json.dumps(summary))
+        return 0
+    if args.command == "generate":
+        from .train.charlm import generate_from_run
+
+        try:
+            print(generate_from_run(args.run_dir, args.prompt, args.length, args.temperature, args.seed))
+        except (ValueError, FileNotFoundError, KeyError) as err:
+            print(f"spikeflow generate: error: {err}", file=sys.stderr)
+            return 1
         return 0
     parser.error(f"unknown command {args.command!r}")  # unreachable: argparse checks choices
     return 2

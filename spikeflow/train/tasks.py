@@ -129,6 +129,9 @@ class DigitsTask:
         parser.add_argument("--loss", choices=LOSSES, default="ce_count",
                             help="loss on the output spikes (default ce_count)")
         parser.add_argument("--lr", type=_positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
+        from ..quant.cli import add_quant_arguments
+
+        add_quant_arguments(parser)
 
     def encoder(self, args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from .. import encoding
@@ -155,15 +158,17 @@ class DigitsTask:
         test_loader = DataLoader(test_set, batch_size=256, shuffle=False)
         num_classes = 10
         pop_classes = num_classes if args.population > 1 else None
-        model = spiking_mlp(64, args.hidden, num_classes, args.population, beta=args.beta)
+        from ..quant.cli import apply_quant, make_schedule
+
+        model = apply_quant(spiking_mlp(64, args.hidden, num_classes, args.population, beta=args.beta), args)
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+        scheduler, interval = make_schedule(optimizer, args, len(train_loader))
         encode = self.encoder(args)
         config = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
         trainer = Trainer(
             model, optimizer, make_loss(args.loss, pop_classes),
             lambda out, y: metrics.accuracy_rate(out, y, num_classes=pop_classes),
-            scheduler=scheduler, encode=encode, device=args.device, out_dir=out_dir, seed=args.seed,
+            scheduler=scheduler, scheduler_interval=interval, encode=encode, device=args.device, out_dir=out_dir, seed=args.seed,
             progress=False if args.no_progress else None, info={"task": self.name, "config": config},
         )
         result = trainer.fit(train_loader, test_loader, epochs=args.epochs, resume=args.resume)
@@ -199,3 +204,4 @@ def _register_optional(module_name: str) -> None:
 
 
 _register_optional("spikeflow.exact.tasks")
+_register_optional("spikeflow.train.charlm")

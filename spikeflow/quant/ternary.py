@@ -1,0 +1,107 @@
+"""Ternary inference without a floating-point matrix product: packed 2-bit weights, integer adds.
+
+``pack_ternary(codes)`` stores codes in {-1, 0, 1} four to a byte (2 bits each: 0 -> 00,
++1 -> 01, -1 -> 10), 16x smaller than float32. ``ternary_matmul_int(x_codes, packed, n_in)``
+computes ``y[b, o] = sum_i code[o, i] * x[b, i]`` for int8 activation codes by adding and
+subtracting them into int32 accumulators (a compiled loop over the packed bytes; no floating
+point). ``TernaryLinearInt.from_bitlinear(layer)`` runs a trained BitLinear this way:
+    y = (gamma * s_x[b]) * y_int[b, o]
+with s_x the per-token activation scale; it equals BitLinear's float path up to float32
+rounding of the final product (the integer sum itself is exact).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..layers.bitlinear import BitLinear, activation_codes
+
+
+def pack_ternary(codes: Tensor) -> Tensor:
+    """codes [out, in] in {-1, 0, 1} -> uint8 [out, ceil(in / 4)]."""
+    if codes.dim() != 2:
+        raise ValueError(f"codes: expected [out, in], got shape {tuple(codes.shape)}")
+    c = codes.to(torch.int64)
+    if not bool(((c == -1) | (c == 0) | (c == 1)).all()):
+        raise ValueError("codes: expected values in {-1, 0, 1}")
+    out_f, in_f = c.shape
+    pad = (-in_f) % 4
+    bits = torch.where(c == 1, 1, torch.where(c == -1, 2, 0))
+    if pad:
+        bits = torch.cat([bits, bits.new_zeros(out_f, pad)], 1)
+    bits = bits.reshape(out_f, -1, 4)
+    packed = bits[..., 0] | (bits[..., 1] << 2) | (bits[..., 2] << 4) | (bits[..., 3] << 6)
+    return packed.to(torch.uint8)
+
+
+def unpack_ternary(packed: Tensor, in_features: int) -> Tensor:
+    """The inverse of pack_ternary: int8 codes [out, in_features]."""
+    p = packed.to(torch.int64)
+    bits = torch.stack([(p >> s) & 3 for s in (0, 2, 4, 6)], -1).reshape(p.shape[0], -1)[:, :in_features]
+    return torch.where(bits == 1, 1, torch.where(bits == 2, -1, 0)).to(torch.int8)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _ternary_mm(x: np.ndarray, packed: np.ndarray, n_in: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    rows, n_out = out.shape
+    n_bytes = packed.shape[1]
+    for b in numba.prange(rows):
+        for o in range(n_out):
+            acc = np.int32(0)
+            for k in range(n_bytes):
+                byte = packed[o, k]
+                base = 4 * k
+                for j in range(4):
+                    i = base + j
+                    if i >= n_in:
+                        break
+                    code = (byte >> (2 * j)) & 3
+                    if code == 1:
+                        acc += x[b, i]
+                    elif code == 2:
+                        acc -= x[b, i]
+            out[b, o] = acc
+
+
+def ternary_matmul_int(x_codes: Tensor, packed: Tensor, in_features: int) -> Tensor:
+    """int8 x_codes [B, in] and packed weights [out, ceil(in/4)] -> int32 [B, out] (adds and subtracts only)."""
+    if x_codes.dtype != torch.int8 or x_codes.dim() != 2 or x_codes.shape[1] != in_features:
+        raise ValueError(f"x_codes: expected int8 [B, {in_features}], got {x_codes.dtype} {tuple(x_codes.shape)}")
+    if packed.dtype != torch.uint8 or packed.dim() != 2 or packed.shape[1] != -(-in_features // 4):
+        raise ValueError(f"packed: expected uint8 [out, {-(-in_features // 4)}], got {packed.dtype} "
+                         f"{tuple(packed.shape)}")
+    out = np.zeros((x_codes.shape[0], packed.shape[0]), dtype=np.int32)
+    _ternary_mm(np.ascontiguousarray(x_codes.cpu().numpy()), np.ascontiguousarray(packed.cpu().numpy()),
+                in_features, out)
+    return torch.from_numpy(out)
+
+
+class TernaryLinearInt(nn.Module):
+    """Inference-only BitLinear with packed 2-bit weights and integer accumulation."""
+
+    def __init__(self, norm: nn.Module, packed: Tensor, gamma: Tensor, in_features: int, activation_bits: int) -> None:
+        super().__init__()
+        if activation_bits > 8:
+            raise ValueError(f"activation_bits: the integer path takes int8 activations, got {activation_bits}")
+        self.norm = norm
+        self.register_buffer("packed", packed)
+        self.register_buffer("gamma", gamma.detach().reshape(()))
+        self.in_features, self.out_features, self.activation_bits = in_features, packed.shape[0], activation_bits
+
+    @classmethod
+    def from_bitlinear(cls, layer: BitLinear) -> "TernaryLinearInt":
+        iw = layer.quantizer.integer(layer.weight)
+        return cls(layer.norm, pack_ternary(iw.codes), iw.scale, layer.in_features, layer.activation_bits)
+
+    @torch.no_grad()
+    def forward(self, x: Tensor) -> Tensor:
+        lead = x.shape[:-1]
+        codes, scale = activation_codes(self.norm(x).reshape(-1, self.in_features), self.activation_bits)
+        y_int = ternary_matmul_int(codes.to(torch.int8), self.packed, self.in_features)
+        return (y_int.to(x.dtype) * (scale * self.gamma).to(x.dtype)).reshape(*lead, self.out_features)
+
+    def weight_bytes(self) -> int:
+        return int(self.packed.numel())
