@@ -54,7 +54,7 @@ class _TernaryProduct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x_hat: Tensor, weight: Tensor, bits: int, quantizer: TernaryQuantizer) -> Tensor:  # type: ignore[override]
         codes_x, scale_x = activation_codes(x_hat, bits)
-        iw = quantizer.integer(weight)
+        iw = quantizer.integer(weight, check=False)
         codes_w = iw.codes.to(x_hat.dtype)
         ctx.save_for_backward(codes_x, scale_x, codes_w, iw.scale.to(x_hat.dtype))
         return F.linear(codes_x, codes_w) * (scale_x * iw.scale.to(x_hat.dtype))

@@ -44,26 +44,35 @@ def unpack_ternary(packed: Tensor, in_features: int) -> Tensor:
     return torch.where(bits == 1, 1, torch.where(bits == 2, -1, 0)).to(torch.int8)
 
 
+# the four codes of every byte value: LUT[byte, j] = code of weight 4k + j
+_LUT = np.array([[(1 if (v >> (2 * j)) & 3 == 1 else -1 if (v >> (2 * j)) & 3 == 2 else 0) for j in range(4)]
+                 for v in range(256)], dtype=np.int32)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ternary_row(x: np.ndarray, packed: np.ndarray, lut: np.ndarray, out: np.ndarray, b: int) -> None:  # pragma: no cover
+    n_out, n_bytes = packed.shape
+    for o in range(n_out):
+        acc = np.int32(0)
+        for k in range(n_bytes):
+            codes = lut[packed[o, k]]
+            base = 4 * k
+            # codes are -1, 0 or +1: each product is an add, a subtract or nothing
+            acc += x[b, base] * codes[0] + x[b, base + 1] * codes[1] + x[b, base + 2] * codes[2] \
+                + x[b, base + 3] * codes[3]
+        out[b, o] = acc
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _ternary_mm(x: np.ndarray, packed: np.ndarray, n_in: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    rows, n_out = out.shape
-    n_bytes = packed.shape[1]
-    for b in numba.prange(rows):
-        for o in range(n_out):
-            acc = np.int32(0)
-            for k in range(n_bytes):
-                byte = packed[o, k]
-                base = 4 * k
-                for j in range(4):
-                    i = base + j
-                    if i >= n_in:
-                        break
-                    code = (byte >> (2 * j)) & 3
-                    if code == 1:
-                        acc += x[b, i]
-                    elif code == 2:
-                        acc -= x[b, i]
-            out[b, o] = acc
+def _ternary_mm_parallel(x: np.ndarray, packed: np.ndarray, lut: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+    for b in numba.prange(out.shape[0]):
+        _ternary_row(x, packed, lut, out, b)
+
+
+@numba.njit(cache=True, nogil=True)
+def _ternary_mm_serial(x: np.ndarray, packed: np.ndarray, lut: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+    for b in range(out.shape[0]):
+        _ternary_row(x, packed, lut, out, b)
 
 
 def ternary_matmul_int(x_codes: Tensor, packed: Tensor, in_features: int) -> Tensor:
@@ -74,8 +83,11 @@ def ternary_matmul_int(x_codes: Tensor, packed: Tensor, in_features: int) -> Ten
         raise ValueError(f"packed: expected uint8 [out, {-(-in_features // 4)}], got {packed.dtype} "
                          f"{tuple(packed.shape)}")
     out = np.zeros((x_codes.shape[0], packed.shape[0]), dtype=np.int32)
-    _ternary_mm(np.ascontiguousarray(x_codes.cpu().numpy()), np.ascontiguousarray(packed.cpu().numpy()),
-                in_features, out)
+    n_pad = 4 * packed.shape[1]
+    x = np.zeros((x_codes.shape[0], n_pad), dtype=np.int32)  # int32 lanes; the padding weights are 0
+    x[:, :in_features] = x_codes.cpu().numpy()
+    kernel = _ternary_mm_parallel if x_codes.shape[0] >= 8 and torch.get_num_threads() > 1 else _ternary_mm_serial
+    kernel(x, np.ascontiguousarray(packed.cpu().numpy()), _LUT, out)
     return torch.from_numpy(out)
 
 

@@ -135,8 +135,10 @@ class TernaryQuantizer:
     def __post_init__(self) -> None:
         _check_bool("per_channel", self.per_channel)
 
-    def integer(self, w: Tensor) -> IntegerWeights:
-        _check_weight(w)
+    def integer(self, w: Tensor, check: bool = True) -> IntegerWeights:
+        """codes in {-1, 0, 1} and gamma; ``check=False`` skips the input validation (hot loops)."""
+        if check:
+            _check_weight(w)
         w = w.detach()
         gamma = _reduce_abs(w, self.per_channel, "mean").clamp_min(1e-5)
         codes = torch.round(torch.clamp(w / gamma, -1, 1))
