@@ -2,6 +2,7 @@
 
     spikeflow train TASK [options]      train a registered task (see ``spikeflow train -h``)
     spikeflow report RUN_DIR            write RUN_DIR/report.html (curves, rasters, ops, energy)
+    spikeflow generate RUN_DIR          sample text from a charlm run
 
 Each task writes OUT/metrics.json (and its plots). ``main`` returns the exit code:
 0 on success, 2 for a usage error (unknown task or bad option), 1 for a failed run.
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir", metavar="RUN_DIR", help="output folder of spikeflow train (holds metrics.json)")
     rep.add_argument("--out", default=None, help="where to write the page (default RUN_DIR/report.html)")
     rep.add_argument("--samples", type=int, default=256, help="test samples for rates and energy (default 256)")
+    from .train.charlm import add_generate_parser
+
+    add_generate_parser(commands)
     return parser
 
 
@@ -66,6 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"spikeflow report: error: {err}", file=sys.stderr)
             return 1
         print(path)
+    if args.command == "generate":
+        from .train.charlm import generate_from_run
+
+        try:
+            print(generate_from_run(args.run_dir, args.prompt, args.length, args.temperature, args.seed))
+        except (ValueError, FileNotFoundError, KeyError) as err:
+            print(f"spikeflow generate: error: {err}", file=sys.stderr)
+            return 1
         return 0
     parser.error(f"unknown command {args.command!r}")  # unreachable: argparse checks choices
     return 2

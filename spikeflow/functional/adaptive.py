@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from .options import SpikeOptions
-from .spiking import fire, same_step_reset
+from .spiking import quantize_membrane, fire, same_step_reset
 from .states import AdaptiveState
 
 
@@ -38,6 +38,7 @@ def adaptive_step(
     if opts.reset != "none" and opts.reset_delay:
         r = z_prev.detach() if opts.detach else z_prev
         v = v - r * b_prev if opts.reset == "subtract" else v - beta * r * v_prev
+    v = quantize_membrane(v, opts)
     spikes = fire(v, b, opts)
     v = same_step_reset(v, spikes, b, opts)
     return spikes * graded, AdaptiveState(v, a, spikes)

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from .options import SpikeOptions
-from .spiking import delayed_reset_signal, fire
+from .spiking import quantize_membrane, delayed_reset_signal, fire
 from .states import AlphaState
 
 
@@ -42,5 +42,6 @@ def alpha_step(
             v = v + r * state.i_inh
         else:
             i_exc, i_inh, v = i_exc * keep, i_inh * keep, v * keep
+    v = quantize_membrane(v, opts)
     spikes = fire(v, threshold, opts)
     return spikes * graded, AlphaState(i_exc, i_inh, v)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from .options import SpikeOptions
-from .spiking import delayed_reset_signal, fire, same_step_reset
+from .spiking import quantize_membrane, delayed_reset_signal, fire, same_step_reset
 from .states import LeakyState
 
 
@@ -39,6 +39,7 @@ def first_order_step(
         v = beta * (1 - r) * v_prev + x
     else:
         v = (beta * v_prev + x) * (1 - r)
+    v = quantize_membrane(v, opts)
     spikes = fire(v, threshold, opts)
     v = same_step_reset(v, spikes, threshold, opts)
     return spikes * graded, LeakyState(v)

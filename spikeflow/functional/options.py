@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .. import surrogate as _surrogate
 
@@ -20,6 +20,9 @@ class SpikeOptions(NamedTuple):
     surrogate:    derivative used for the Heaviside spike in the backward pass.
     inhibition:   winner-take-all: only the neuron with the largest v - threshold in each
                   sample may spike (the delayed reset still sees every crossing, as in snnTorch).
+    state_quant:  None, or a callable (spikeflow.quant.StateQuantizer) that rounds the membrane
+                  after its update and before firing (as snnTorch's state_quant); reference
+                  steps only (the neuron modules route such calls there).
     """
 
     reset: str = "subtract"
@@ -27,6 +30,7 @@ class SpikeOptions(NamedTuple):
     detach_reset: bool | None = None
     surrogate: _surrogate.Surrogate = _surrogate.ATan()
     inhibition: bool = False
+    state_quant: Any = None
 
     @property
     def detach(self) -> bool:

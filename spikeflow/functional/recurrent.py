@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from .options import SpikeOptions
-from .spiking import delayed_reset_signal, fire, same_step_reset
+from .spiking import quantize_membrane, delayed_reset_signal, fire, same_step_reset
 from .states import RLeakyState, RSynapticState
 
 
@@ -40,6 +40,7 @@ def rleaky_step(
     v = beta * state.v + x + recurrent_input(state.s, weight, bias, v_scale)
     if r is not None:
         v = v - r * threshold if opts.reset == "subtract" else v * (1 - r)
+    v = quantize_membrane(v, opts)
     spikes = fire(v, threshold, opts)
     v = same_step_reset(v, spikes, threshold, opts)
     out = spikes * graded
@@ -68,6 +69,7 @@ def rsynaptic_step(
     v = beta * state.v + i
     if r is not None:
         v = v - r * threshold if opts.reset == "subtract" else v * (1 - r)
+    v = quantize_membrane(v, opts)
     spikes = fire(v, threshold, opts)
     v = same_step_reset(v, spikes, threshold, opts)
     out = spikes * graded

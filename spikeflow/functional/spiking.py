@@ -19,6 +19,11 @@ def winner_mask(v_shift: Tensor) -> Tensor:
     return mask.reshape(v_shift.shape)
 
 
+def quantize_membrane(v: Tensor, opts: SpikeOptions) -> Tensor:
+    """v rounded by opts.state_quant (identity without one): applied after the update, before firing."""
+    return v if opts.state_quant is None else opts.state_quant(v)
+
+
 def fire(v: Tensor, threshold: Tensor, opts: SpikeOptions) -> Tensor:
     """S = H(v - threshold) with the surrogate derivative; winner-take-all if asked."""
     shifted = v - threshold

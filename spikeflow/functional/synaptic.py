@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from .options import SpikeOptions
-from .spiking import delayed_reset_signal, fire, same_step_reset
+from .spiking import quantize_membrane, delayed_reset_signal, fire, same_step_reset
 from .states import SynapticState
 
 
@@ -32,6 +32,7 @@ def synaptic_step(
     v = beta * state.v + i
     if r is not None:
         v = v - r * threshold if opts.reset == "subtract" else v * (1 - r)
+    v = quantize_membrane(v, opts)
     spikes = fire(v, threshold, opts)
     v = same_step_reset(v, spikes, threshold, opts)
     return spikes * graded, SynapticState(i, v)

@@ -14,6 +14,8 @@ from ..kernels.reference import STEPS
 from . import checks
 
 Number = float | int
+# State fields that hold spikes (fed back or remembered), never quantized.
+SPIKE_FIELDS = frozenset({"z", "s"})
 ParamLike = Number | Tensor
 
 
@@ -67,6 +69,9 @@ class NeuronBase(nn.Module):
     def __init__(self, backend: str | None = None) -> None:
         super().__init__()
         self.backend = None if backend is None else kernels.check_backend(backend)
+        # Optional callable applied to every state field but the spikes after each step
+        # (spikeflow.quant.StateQuantizer); set by spikeflow.quant.quantize.
+        self.state_quant: Any = None
 
     # -- parameters -------------------------------------------------------------------
     def _register(self, name: str, value: Tensor, learnable: bool, flag: str | None = None) -> None:
@@ -142,7 +147,37 @@ class NeuronBase(nn.Module):
         self._check_params(params, x_t)
         if getattr(self.options(), "inhibition", False):
             checks.check_inhibition_width(x_t)
+        if self.state_quant:  # compat neurons hold False (snnTorch's default) and quantize themselves
+            return self._run_state_quantized(x, state, params, record)
         return kernels.run(self.model, x, state, params, self.options(), record, self.backend)
+
+    def _quantize_state(self, state: NamedTuple) -> NamedTuple:
+        q = self.state_quant
+        return type(state)(*(v if name in SPIKE_FIELDS else q(v) for name, v in zip(state._fields, state)))
+
+    def _run_state_quantized(self, x: Tensor, state: NamedTuple, params: dict[str, Any],
+                             record: bool) -> tuple[Tensor, Any]:
+        """The reference step loop: the membrane rounded before firing, every other state field but the spikes
+        after each step (the fused kernels do not round inside their compiled loops)."""
+        if x.shape[0] == 0:
+            raise ValueError(f"x: expected at least one time step, got shape {tuple(x.shape)}")
+        if self.backend not in (None, "auto", "reference"):
+            raise ValueError(
+                f"backend {self.backend!r}: state quantization rounds the state after every step, which only "
+                "the 'reference' backend does; use backend='auto' or 'reference'"
+            )
+        step = STEPS[self.model]
+        opts = self._quant_options()
+        outs, states = [], []
+        for t in range(x.shape[0]):
+            out, state = step(x[t], state, opts, **params)
+            state = self._quantize_state(state)
+            outs.append(out)
+            if record:
+                states.append(state)
+        if record:
+            return torch.stack(outs), type(state)(*(torch.stack(f) for f in zip(*states, strict=True)))
+        return torch.stack(outs), state
 
     def step(self, x_t: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         """Advance one time step: x_t [B, ...] -> (output [B, ...], new state)."""
@@ -152,7 +187,17 @@ class NeuronBase(nn.Module):
         self._check_params(params, x_t)
         if getattr(self.options(), "inhibition", False):
             checks.check_inhibition_width(x_t)
-        return STEPS[self.model](x_t, state, self.options(), **params)
+        if not self.state_quant:
+            return STEPS[self.model](x_t, state, self.options(), **params)
+        out, state = STEPS[self.model](x_t, state, self._quant_options(), **params)
+        return out, self._quantize_state(state)
+
+    def _quant_options(self) -> SpikeOptions:
+        opts = self.options()
+        if opts is None:
+            raise ValueError(f"state_quant: {type(self).__name__} does not spike; state quantization is for spiking "
+                             "neurons")
+        return opts._replace(state_quant=self.state_quant)
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -134,6 +134,9 @@ class DigitsTask:
         from ..online.digits import add_online_arguments  # --method eprop|ottt|stdp (spikeflow.online)
 
         add_online_arguments(parser)
+        from ..quant.cli import add_quant_arguments
+
+        add_quant_arguments(parser)
 
     def encoder(self, args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from .. import encoding
@@ -147,8 +150,12 @@ class DigitsTask:
     def build_model(self, args: argparse.Namespace) -> torch.nn.Module:
         """The network this task trains (``spikeflow report`` rebuilds it from the run's config)."""
         from ..models import spiking_mlp
+        from ..quant.cli import apply_quant
 
-        return spiking_mlp(64, args.hidden, 10, args.population, beta=args.beta)
+        model = spiking_mlp(64, args.hidden, 10, args.population, beta=args.beta)
+        if getattr(args, "weight_bits", None) is None and getattr(args, "state_bits", None) is None:
+            return model
+        return apply_quant(model, args)
 
     def test_data(self, args: argparse.Namespace) -> Any:
         """The test split (a Dataset of (image, label) pairs)."""
@@ -177,15 +184,20 @@ class DigitsTask:
         test_loader = DataLoader(test_set, batch_size=256, shuffle=False)
         num_classes = 10
         pop_classes = num_classes if args.population > 1 else None
+        from ..quant.cli import make_schedule
+
+        if args.weight_bits is None and args.state_bits is None and (args.weight_scheme != "int" or args.per_channel):
+            raise ValueError("--weight-scheme/--per-channel: need --weight-bits")
         model = self.build_model(args)
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+        scheduler, interval = make_schedule(optimizer, args, len(train_loader))
         encode = self.encoder(args)
         config = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
         trainer = Trainer(
             model, optimizer, make_loss(args.loss, pop_classes),
             lambda out, y: metrics.accuracy_rate(out, y, num_classes=pop_classes),
-            scheduler=scheduler, encode=encode, device=args.device, out_dir=out_dir, seed=args.seed,
+            scheduler=scheduler, scheduler_interval=interval, encode=encode, device=args.device, out_dir=out_dir,
+            seed=args.seed,
             progress=False if args.no_progress else None, info={"task": self.name, "config": config},
             tensorboard=getattr(args, "tensorboard", False),
         )
@@ -223,3 +235,4 @@ def _register_optional(module_name: str) -> None:
 
 _register_optional("spikeflow.exact.tasks")
 _register_optional("spikeflow.online.tasks")
+_register_optional("spikeflow.train.charlm")

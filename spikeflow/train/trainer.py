@@ -60,7 +60,8 @@ class Trainer:
     metric_fn:  metric_fn(outputs, targets) -> accuracy in [0, 1] (optional).
     encode:     turns an input batch [B, ...] into spikes [T, B, ...] (default: identity,
                 for data that is already time-major).
-    scheduler:  stepped once per epoch.
+    scheduler:  stepped once per epoch, or after every optimizer step with
+                ``scheduler_interval="step"`` (e.g. spikeflow.quant.PeriodicCosineLR).
     out_dir:    where ``checkpoint.pt`` and ``metrics.json`` go (None: nothing written).
     seed:       seeds torch, NumPy, ``random`` and the train loader's generator at ``fit``.
     grad_clip:  max global gradient norm (None: no clipping).
@@ -82,6 +83,7 @@ class Trainer:
         metric_fn: MetricFn | None = None,
         *,
         scheduler: Any = None,
+        scheduler_interval: str = "epoch",
         encode: EncodeFn | None = None,
         device: str | torch.device = "cpu",
         out_dir: str | os.PathLike[str] | None = None,
@@ -111,7 +113,10 @@ class Trainer:
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.metric_fn = metric_fn
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"scheduler_interval: expected 'epoch' or 'step', got {scheduler_interval!r}")
         self.scheduler = scheduler
+        self.scheduler_interval = scheduler_interval
         self.encode = encode or _identity
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.seed = seed
@@ -147,7 +152,7 @@ class Trainer:
         spikes = self.encode(x)
         if not isinstance(spikes, Tensor):
             raise TypeError(f"encode: expected it to return a Tensor [T, B, ...], got {type(spikes).__name__}")
-        if spikes.dim() < 3 or spikes.shape[1] != x.shape[0]:
+        if spikes.dim() < 2 or spikes.shape[1] != x.shape[0]:
             raise ValueError(
                 f"encode: expected spikes [T, B, ...] with B={x.shape[0]} for {where}, got shape {tuple(spikes.shape)}"
             )
@@ -184,6 +189,8 @@ class Trainer:
             if self.grad_clip is not None:
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
             self.optimizer.step()
+            if self.scheduler is not None and self.scheduler_interval == "step":
+                self.scheduler.step()
             n = int(y.shape[0])
             total_loss += float(loss.detach()) * n
             with torch.no_grad():
@@ -284,7 +291,7 @@ class Trainer:
             t0 = time.perf_counter()
             train = self.train_epoch(train_loader, epoch)
             test = self.evaluate(test_loader) if test_loader is not None else {}
-            if self.scheduler is not None:
+            if self.scheduler is not None and self.scheduler_interval == "epoch":
                 self.scheduler.step()
             record = {
                 "epoch": epoch,
@@ -312,9 +319,11 @@ class Trainer:
     def metrics(self, seconds: float) -> dict[str, Any]:
         """The summary written to metrics.json."""
         last = self.history[-1] if self.history else {}
+        tested = [h["test_accuracy"] for h in self.history if h.get("test_accuracy") is not None]
         return {
             **self.info,
             "test_accuracy": last.get("test_accuracy"),
+            "best_test_accuracy": max(tested) if tested else None,
             "test_loss": last.get("test_loss"),
             "train_accuracy": last.get("train_accuracy"),
             "train_loss": last.get("train_loss"),

@@ -1,0 +1,83 @@
+"""Command-line options for quantization-aware training and the LR schedule, shared by tasks.
+
+``add_quant_arguments(parser)`` adds --weight-bits, --weight-scheme, --per-channel,
+--state-bits, --state-levels, --schedule and --periods; ``apply_quant(model, args)`` and
+``make_schedule(optimizer, args, steps_per_epoch)`` turn them into a quantized model and a
+(scheduler, interval) pair for the Trainer.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import torch
+from torch import nn
+
+from .qat import quantize
+from .schedule import PeriodicCosineLR
+from .weights import SCHEMES
+
+SCHEDULES = ("cosine", "periodic", "step", "constant")
+
+
+def _bits(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"expected bits in 1..16, got {text}")
+    return value
+
+
+def _odd_positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text}")
+    return value
+
+
+def add_quant_arguments(parser: argparse.ArgumentParser, default_schedule: str = "cosine") -> None:
+    g = parser.add_argument_group("quantization-aware training")
+    g.add_argument("--weight-bits", type=_bits, default=None,
+                   help="quantize every Linear/Conv weight to this many bits (2 = ternary, 1 = binary; default: float)")
+    g.add_argument("--weight-scheme", choices=SCHEMES, default="int",
+                   help="int (symmetric narrow range), affine, ternary, binary, fp4 (E2M1), fp8 (E4M3) (default int)")
+    g.add_argument("--per-channel", action="store_true", help="one weight scale per output channel")
+    g.add_argument("--state-bits", type=_bits, default=None,
+                   help="round every neuron state to this many bits after each step (default: float)")
+    g.add_argument("--state-levels", choices=("uniform", "nonuniform"), default="uniform",
+                   help="state levels evenly spaced or clustered at the threshold (default uniform)")
+    s = parser.add_argument_group("learning-rate schedule")
+    s.add_argument("--schedule", choices=SCHEDULES, default=default_schedule,
+                   help="cosine: anneal to 0 over the run (per epoch); periodic: cosine stepped every iteration that "
+                        "falls and rises again (periodic boosting); step: x0.1 at 50%% and 75%% of the epochs; "
+                        f"constant (default {default_schedule})")
+    s.add_argument("--periods", type=_odd_positive, default=3,
+                   help="periodic: half-cycles over the run (odd ends at the minimum; default 3)")
+
+
+def apply_quant(model: nn.Module, args: argparse.Namespace) -> nn.Module:
+    """quantize(model, ...) from the parsed options (a no-op without --weight-bits/--state-bits)."""
+    if args.weight_bits is None and args.state_bits is None:
+        if args.weight_scheme != "int" or args.per_channel:
+            raise ValueError("--weight-scheme/--per-channel: need --weight-bits")
+        return model
+    bits = args.weight_bits
+    if bits is None and args.weight_scheme != "int":
+        raise ValueError("--weight-scheme: needs --weight-bits")
+    return quantize(model, weight_bits=bits, state_bits=args.state_bits, weight_scheme=args.weight_scheme,
+                    per_channel=args.per_channel, state_uniform=args.state_levels == "uniform")
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, args: argparse.Namespace,
+                  steps_per_epoch: int) -> tuple[Any, str]:
+    """(scheduler or None, "epoch" | "step") for the Trainer."""
+    epochs = args.epochs
+    if args.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs), "epoch"
+    if args.schedule == "step":
+        milestones = sorted({max(1, epochs // 2), max(1, (3 * epochs) // 4)})
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1), "epoch"
+    if args.schedule == "periodic":
+        period = max(1, round(epochs * steps_per_epoch / args.periods))
+        return PeriodicCosineLR(optimizer, period=period), "step"
+    return None, "epoch"
