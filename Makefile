@@ -11,9 +11,11 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	# torch first, from the CPU wheel on disk; everything after sees it satisfied.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[data,dev,bench,triton]"
+	$(PIP) install -q -e ".[data,dev,bench,triton,tonic]"
 	# Norse and SpikingJelly without their torchvision/torchaudio (which would pin another torch).
 	$(PIP) install -q --no-deps snntorch==1.0.0 norse==1.1.0 spikingjelly==2.0.0
+	# tonic without librosa and its audio stack (only its file readers and ToFrame are used).
+	$(PIP) install -q --no-deps tonic==1.7.0
 	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 
@@ -23,6 +25,8 @@ demo: $(STAMP)
 	$(PY) -m spikeflow train digits --out runs/digits
 
 test: $(STAMP)
+	# espeak-ng for the spoken-digits tests (skipped without it); tolerant where apt is unavailable.
+	-command -v espeak-ng >/dev/null || (command -v apt-get >/dev/null && (apt-get update -qq; apt-get install -y -qq espeak-ng)) || true
 	$(PY) -m pytest -n 2 -q tests
 
 bench: $(STAMP)

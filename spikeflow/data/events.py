@@ -1,9 +1,9 @@
 """Event data from tonic as time-major float tensors: frames, caching, augmentation, collation.
 
-tonic (``pip install 'spikeflow[tonic]'``) reads the files and bins events with its own
+tonic (``pip install --no-deps tonic==1.7.0 && pip install 'spikeflow[tonic]'``) reads the files and bins events with its own
 ``ToFrame``; this module adds what a training loop needs on top:
 
-    frame_transform   tonic.transforms.Compose(event transforms (Denoise, RefractoryPeriod, ...), ToFrame)
+    frame_transform   event transforms (tonic's Denoise, RefractoryPeriod, ...) then tonic's ToFrame
     EventFrames       dataset: tonic sample -> frames float32 [T, P, H, W] (2-D sensors) or [T, X]
                       (1-D sensors with one polarity, e.g. SHD), optional disk cache and augmentation
     cache_path_for    cache folder named by a hash of the transform (tonic's DiskCachedDataset
@@ -41,21 +41,41 @@ def require_tonic() -> Any:
         import tonic
     except ImportError as err:
         raise ImportError(
-            "event data sets need tonic: pip install 'spikeflow[tonic]' "
-            "(or: pip install --no-deps tonic && pip install importRosbag expelliarmus requests)"
+            "event data sets need tonic: pip install --no-deps tonic==1.7.0 && pip install 'spikeflow[tonic]' "
+            "(its import-time dependencies)"
         ) from err
     return tonic
+
+
+class FrameTransform:
+    """events -> each event transform in order -> tonic ``ToFrame``; picklable, with a repr naming every parameter.
+
+    Unlike ``tonic.transforms.Compose`` (which returns the empty event array as it is when a
+    filter removes every event), ToFrame always runs, so the result is always frames.
+    """
+
+    def __init__(self, event_transforms: Sequence[Callable[[Any], Any]], to_frame: Any) -> None:
+        self.event_transforms = tuple(event_transforms)
+        self.to_frame = to_frame
+
+    def __call__(self, events: Any) -> Any:
+        for t in self.event_transforms:
+            events = t(events)
+        return self.to_frame(events)
+
+    def __repr__(self) -> str:
+        return f"FrameTransform(event_transforms={list(self.event_transforms)!r}, to_frame={self.to_frame!r})"
 
 
 def frame_transform(sensor_size: tuple[int, int, int], *, time_window: float | None = None,
                     event_count: int | None = None, n_time_bins: int | None = None,
                     n_event_bins: int | None = None, overlap: float = 0.0, include_incomplete: bool = False,
-                    event_transforms: Sequence[Callable[[Any], Any]] = ()) -> Any:
-    """tonic ``Compose([*event_transforms, ToFrame(sensor_size, <one framing>)])``.
+                    event_transforms: Sequence[Callable[[Any], Any]] = ()) -> FrameTransform:
+    """``FrameTransform(event_transforms, tonic.transforms.ToFrame(sensor_size, <one framing>))``.
 
     Exactly one framing: ``time_window`` (µs per frame), ``event_count`` (events per frame),
     ``n_time_bins`` or ``n_event_bins`` (number of frames). ``event_transforms`` run first, in
-    order (e.g. ``tonic.transforms.Denoise(filter_time=10000)``, ``RefractoryPeriod(...)``).
+    order (e.g. ``tonic.transforms.Denoise(filter_time=10000)``, ``RefractoryPeriod(delta=...)``).
     """
     tonic = require_tonic()
     given = {k: v for k, v in (("time_window", time_window), ("event_count", event_count),
@@ -70,9 +90,12 @@ def frame_transform(sensor_size: tuple[int, int, int], *, time_window: float | N
     for t in event_transforms:
         if not callable(t):
             raise TypeError(f"event_transforms: expected callables (tonic transforms), got {type(t).__name__}")
+        if sensor_size[1] == 1 and isinstance(t, (tonic.transforms.Denoise, tonic.transforms.RefractoryPeriod)):
+            raise ValueError(f"event_transforms: tonic's {type(t).__name__} needs 2-D events (x and y); "
+                             f"sensor_size {tuple(sensor_size)} is 1-D")
     to_frame = tonic.transforms.ToFrame(sensor_size=tuple(sensor_size), overlap=overlap,
                                         include_incomplete=include_incomplete, **given)
-    return tonic.transforms.Compose([*event_transforms, to_frame])
+    return FrameTransform(event_transforms, to_frame)
 
 
 def transform_key(*parts: object) -> str:
