@@ -296,6 +296,8 @@ class SpokenDigitsTask:
     help = "recurrent SNN on espeak-ng spoken digits (test = held-out voices), BPTT or EventProp"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        from .spoken_digits import ACCENTS
+
         _add_training(parser, epochs=20, out="runs/spoken-digits", hidden=128, lr=2e-3)
         parser.add_argument("--method", choices=("bptt", "eventprop"), default="bptt",
                             help="bptt (surrogate gradient, RLeaky; default) or eventprop (spikeflow.exact, "
@@ -306,6 +308,8 @@ class SpokenDigitsTask:
                             help="utterances per voice, accent and digit (default 2)")
         parser.add_argument("--max-variants", type=_positive_int, default=None,
                             help="use only the first N espeak-ng voice variants (default: all)")
+        parser.add_argument("--accents", default=",".join(ACCENTS),
+                            help=f"comma-separated espeak-ng English voices (default {','.join(ACCENTS)})")
         # EventProp options
         parser.add_argument("--dt", type=_positive_float, default=1.0, help="eventprop: grid step in ms (default 1)")
         parser.add_argument("--step-ms", type=_positive_float, default=2.0,
@@ -320,7 +324,10 @@ class SpokenDigitsTask:
     def run(self, args: argparse.Namespace) -> dict[str, Any]:
         from .spoken_digits import spoken_digits
 
-        opts: dict[str, Any] = {"renditions": args.renditions, "max_variants": args.max_variants}
+        accents = tuple(a.strip() for a in args.accents.split(",") if a.strip())
+        if not accents:
+            raise ValueError(f"--accents: expected at least one espeak-ng voice, got {args.accents!r}")
+        opts: dict[str, Any] = {"renditions": args.renditions, "max_variants": args.max_variants, "accents": accents}
         train = spoken_digits("train", data_dir=args.data_dir, limit=args.limit, **opts)
         test = spoken_digits("test", data_dir=args.data_dir, limit=args.limit, **opts)
         if args.method == "eventprop":
