@@ -106,7 +106,8 @@ def cochleagram(
 ) -> Tensor:
     """Rectified, compressed, low-passed filterbank output [T, B, channels] (float32, >= 0).
 
-    ``f_high`` defaults to min(8000, 0.45 sample_rate). ``normalize`` scales each waveform to unit RMS first (so the code ignores recording level).
+    ``f_high`` defaults to min(8000, 0.45 sample_rate). ``normalize`` scales each waveform to unit
+    RMS first (so the code ignores recording level).
     T = ceil(samples / round(dt * sample_rate)); a last partial step is averaged over its samples.
     """
     waveform = _check_waveform(waveform)
@@ -115,7 +116,8 @@ def cochleagram(
     if f_high is None:
         f_high = min(8000.0, 0.45 * sample_rate)
     if f_high >= sample_rate / 2:
-        raise ValueError(f"f_high: expected below Nyquist {sample_rate / 2} Hz for sample_rate {sample_rate}, got {f_high}")
+        raise ValueError(f"f_high: expected below Nyquist {sample_rate / 2} Hz (sample_rate {sample_rate}), "
+                         f"got {f_high}")
     hop = int(round(dt * sample_rate))
     if hop < 1:
         raise ValueError(f"dt: expected at least one sample per step (dt * sample_rate >= 0.5), got dt={dt}")

@@ -1,6 +1,7 @@
 """Event data from tonic as time-major float tensors: frames, caching, augmentation, collation.
 
-tonic (``pip install --no-deps tonic==1.7.0 && pip install 'spikeflow[tonic]'``) reads the files and bins events with its own
+tonic (``pip install --no-deps tonic==1.7.0 && pip install 'spikeflow[tonic]'``)
+reads the files and bins events with its own
 ``ToFrame``; this module adds what a training loop needs on top:
 
     frame_transform   event transforms (tonic's Denoise, RefractoryPeriod, ...) then tonic's ToFrame
@@ -266,7 +267,8 @@ def pad_time_major(batch: Sequence[tuple[Tensor, Tensor]]) -> Batch:
     shape = xs[0].shape[1:]
     for i, x in enumerate(xs):
         if x.dim() < 1 or x.shape[1:] != shape:
-            raise ValueError(f"batch: sample {i} has shape {tuple(x.shape)}, expected [T, {', '.join(map(str, shape))}]")
+            want = ", ".join(map(str, shape))
+            raise ValueError(f"batch: sample {i} has shape {tuple(x.shape)}, expected [T, {want}]")
     lengths = torch.tensor([x.shape[0] for x in xs])
     t_max = int(lengths.max())
     out = xs[0].new_zeros((t_max, len(xs), *shape), dtype=torch.float32)

@@ -13,9 +13,11 @@ saying how to get it (``DataNotFoundError``, exit code 1); nothing is downloaded
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,18 @@ def _loaders(train_set: Any, test_set: Any, batch_size: int, seed: int) -> tuple
     train = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=g, collate_fn=pad_time_major)
     test = DataLoader(test_set, batch_size=256, shuffle=False, collate_fn=pad_time_major)
     return train, test
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """torch.set_num_threads(n) for the block (None: unchanged), restored afterwards."""
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def _write(out: str, metrics: dict[str, Any]) -> None:
@@ -151,6 +165,8 @@ def _add_training(parser: argparse.ArgumentParser, *, epochs: int, out: str, hid
     parser.add_argument("--beta", type=_fraction, default=0.95, help="membrane decay per step (default 0.95)")
     parser.add_argument("--in-scale", type=_positive_float, default=1.0,
                         help="factor on the initial input weights (default 1)")
+    parser.add_argument("--threads", type=_positive_int, default=None,
+                        help="torch CPU threads (default: torch's choice; 1 is fastest on a busy machine)")
     parser.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
 
 
@@ -171,7 +187,8 @@ class TonicTask:
                                 help=f"µs per frame (tonic ToFrame time_window; default {self.default_frame:g})")
         else:
             parser.add_argument("--time-bins", type=_positive_int, default=int(self.default_frame),
-                                help=f"frames per sample (tonic ToFrame n_time_bins; default {int(self.default_frame)})")
+                                help=f"frames per sample (tonic ToFrame n_time_bins; "
+                                     f"default {int(self.default_frame)})")
         if self.two_d:  # tonic's Denoise and RefractoryPeriod need x and y
             parser.add_argument("--denoise", type=_positive_float, default=None,
                                 help="tonic Denoise filter_time in µs (default: off)")
@@ -215,7 +232,8 @@ class TonicTask:
 
     def run(self, args: argparse.Namespace) -> dict[str, Any]:
         train, test = self.datasets(args)
-        metrics = train_surrogate(train, test, args, self.name)
+        with _threads(args.threads):
+            metrics = train_surrogate(train, test, args, self.name)
         metrics["data_dir"] = str(args.data_dir)
         _write(args.out, metrics)
         return metrics
@@ -330,10 +348,11 @@ class SpokenDigitsTask:
         opts: dict[str, Any] = {"renditions": args.renditions, "max_variants": args.max_variants, "accents": accents}
         train = spoken_digits("train", data_dir=args.data_dir, limit=args.limit, **opts)
         test = spoken_digits("test", data_dir=args.data_dir, limit=args.limit, **opts)
-        if args.method == "eventprop":
-            metrics = train_eventprop(train, test, args)
-        else:
-            metrics = train_surrogate(train, test, args, self.name)
+        with _threads(args.threads):
+            if args.method == "eventprop":
+                metrics = train_eventprop(train, test, args)
+            else:
+                metrics = train_surrogate(train, test, args, self.name)
         _write(args.out, metrics)
         return metrics
 

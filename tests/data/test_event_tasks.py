@@ -39,7 +39,8 @@ def test_one_epoch_runs_on_tonic_files(tiny, tmp_path, task, extra, capsys):
     out = tmp_path / task
     with mock.patch("tonic.dataset.download_and_extract_archive", side_effect=AssertionError("download")):
         code = main(["train", task, "--data-dir", str(tiny), "--epochs", "1", "--hidden", "8", "--batch-size", "2",
-                     "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-progress", *extra])
+                     "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--threads", "1",
+                     *extra])
     assert code == 0, capsys.readouterr().err
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["task"] == task and len(metrics["history"]) == 1

@@ -59,7 +59,7 @@ def test_different_digits_give_different_codes(cache):
 def test_cli_runs_one_epoch(cache, tmp_path, method, capsys):
     code = main(["train", "spoken-digits", "--method", method, "--data-dir", str(cache), "--max-variants", "5",
                  "--renditions", "1", "--accents", "en-us", "--epochs", "1", "--hidden", "16", "--batch-size", "20",
-                 "--out", str(tmp_path), "--no-progress"])
+                 "--out", str(tmp_path), "--no-progress", "--threads", "1"])
     assert code == 0, capsys.readouterr().err
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["method"] == method and metrics["train_samples"] == 40 and metrics["test_samples"] == 10

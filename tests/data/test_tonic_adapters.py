@@ -113,7 +113,8 @@ def test_event_transforms_are_tonics_and_run_before_framing(tmp_path):
     assert torch.equal(ds[0][0], torch.from_numpy(ref).float())
     assert ds[0][0][:, 1, 0, 0].sum() == 0
     # every event filtered away still gives frames (tonic's Compose would return the empty events)
-    empty = nmnist("train", data_dir=tmp_path, n_time_bins=3, event_transforms=[tonic.transforms.Denoise(filter_time=1)])
+    empty = nmnist("train", data_dir=tmp_path, n_time_bins=3,
+                   event_transforms=[tonic.transforms.Denoise(filter_time=1)])
     assert empty[0][0].shape == (3, 2, 34, 34) and empty[0][0].sum() == 0
     with pytest.raises(ValueError, match="Denoise needs 2-D events"):
         frame_transform((700, 1, 1), time_window=1000, event_transforms=[denoise])
@@ -183,7 +184,7 @@ def test_seeded_augmentation_and_distributed_sampler(tmp_path):
 
 
 def test_missing_data_says_how_to_get_it_and_never_downloads(tmp_path):
-    with pytest.raises(DataNotFoundError, match=r"nmnist test data not found at .*NMNIST.Test.*tonic\.datasets\.NMNIST"):
+    with pytest.raises(DataNotFoundError, match=r"nmnist test data not found at .*NMNIST.Test.*datasets\.NMNIST"):
         nmnist("test", data_dir=tmp_path)
     with pytest.raises(DataNotFoundError, match="shd_train.h5"):
         load("shd", "train", data_dir=tmp_path)

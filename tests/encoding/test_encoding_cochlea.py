@@ -16,7 +16,7 @@ SR = 16000
 def _tones(freqs, seconds=0.25, amplitude=None):
     t = torch.arange(int(seconds * SR)) / SR
     amps = amplitude or [1.0] * len(freqs)
-    return torch.stack([a * torch.sin(2 * math.pi * f * t) for f, a in zip(freqs, amps)])
+    return torch.stack([a * torch.sin(2 * math.pi * f * t) for f, a in zip(freqs, amps, strict=True)])
 
 
 def test_each_tones_most_active_channel_is_the_one_tuned_to_it():
@@ -44,7 +44,8 @@ def test_filter_gain_is_one_at_the_centre_and_lower_an_octave_away():
     t = torch.arange(h.shape[1], dtype=torch.float64) / SR
 
     def gain(k: int, f: float) -> float:
-        return abs(complex((h[k] * torch.cos(2 * math.pi * f * t)).sum(), (h[k] * torch.sin(2 * math.pi * f * t)).sum()))
+        w = 2 * math.pi * f * t
+        return abs(complex((h[k] * torch.cos(w)).sum(), (h[k] * torch.sin(w)).sum()))
 
     assert gain(0, 500.0) == pytest.approx(1.0, abs=1e-9) and gain(1, 2000.0) == pytest.approx(1.0, abs=1e-9)
     assert gain(0, 1000.0) < 0.1 and gain(1, 1000.0) < 0.1
