@@ -255,7 +255,7 @@ def raster_to_times(raster: Tensor, step_ms: float) -> Tensor:
 def train_eventprop(train_set: Any, test_set: Any, args: argparse.Namespace) -> dict[str, Any]:
     """spikeflow.exact: recurrent LIFLayer (EventProp) -> LIReadout, sum-of-voltage cross-entropy."""
     from ..exact import LIFLayer, LIReadout
-    from ..exact.losses import bump_silent, sum_exp_voltage_cross_entropy
+    from ..exact.losses import bump_silent, max_voltage_cross_entropy, sum_exp_voltage_cross_entropy
     from ..train.seed import seed_everything
 
     gen = seed_everything(args.seed)
@@ -280,7 +280,8 @@ def train_eventprop(train_set: Any, test_set: Any, args: argparse.Namespace) -> 
         with torch.no_grad():
             for k in range(0, len(y), 256):
                 v, _ = forward(x[k : k + 256])
-                good += int((v.sum(0).argmax(1) == y[k : k + 256]).sum())
+                score = v.max(0).values if args.ep_loss == "max" else v.sum(0)
+                good += int((score.argmax(1) == y[k : k + 256]).sum())
         return good / len(y)
 
     history, t0 = [], time.perf_counter()
@@ -290,7 +291,10 @@ def train_eventprop(train_set: Any, test_set: Any, args: argparse.Namespace) -> 
         for k in range(0, len(perm), args.batch_size):
             idx = perm[k : k + args.batch_size]
             v, h = forward(x_tr[idx])
-            loss = sum_exp_voltage_cross_entropy(v, y_tr[idx], dt=args.dt)
+            if args.ep_loss == "max":
+                loss = max_voltage_cross_entropy(v, y_tr[idx])
+            else:
+                loss = sum_exp_voltage_cross_entropy(v, y_tr[idx], dt=args.dt)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -334,10 +338,14 @@ class SpokenDigitsTask:
                             help="eventprop: ms per input frame (default 2)")
         parser.add_argument("--max-spikes", type=_positive_int, default=16,
                             help="eventprop: spikes kept per hidden neuron (default 16)")
-        parser.add_argument("--init-mean", type=float, default=0.02, help="eventprop: input weight mean")
-        parser.add_argument("--init-std", type=_positive_float, default=0.05, help="eventprop: input weight std")
+        parser.add_argument("--init-mean", type=float, default=0.06, help="eventprop: input weight mean (default 0.06)")
+        parser.add_argument("--init-std", type=_positive_float, default=0.06,
+                            help="eventprop: input weight std (default 0.06)")
         parser.add_argument("--rec-std", type=_positive_float, default=0.02, help="eventprop: recurrent weight std")
-        parser.add_argument("--readout-std", type=_positive_float, default=0.1, help="eventprop: readout weight std")
+        parser.add_argument("--ep-loss", choices=("max", "sum-exp"), default="max",
+                            help="eventprop: cross-entropy on max_t V (default) or on sum_t e^(-t/T) V")
+        parser.add_argument("--readout-std", type=_positive_float, default=0.5,
+                            help="eventprop: readout weight std (default 0.5)")
 
     def run(self, args: argparse.Namespace) -> dict[str, Any]:
         from .spoken_digits import spoken_digits
