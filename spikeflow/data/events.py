@@ -225,7 +225,7 @@ class EventFrames(Dataset):
     def targets(self) -> Tensor:
         """Labels int64 [len(self)] (read from the tonic data set, without loading events)."""
         targets = getattr(self.source, "targets", None)
-        if not targets:  # SHD keeps its labels in the HDF5 file
+        if targets is None or len(targets) == 0:  # SHD keeps its labels in the HDF5 file
             import h5py
 
             with h5py.File(Path(self.source.location_on_system) / self.source.data_filename, "r") as f:
@@ -242,8 +242,8 @@ class EventFrames(Dataset):
             raise IndexError(f"index: expected 0 <= index < {len(self)}, got {index}")
         frames, target = self._data[index]
         x = torch.as_tensor(np.asarray(frames)).float()
-        if self.one_d and x.dim() == 4 and x.shape[2] == 1:  # tonic may give [T, P, 1, X]
-            x = x.squeeze(2)
+        if self.one_d and x.dim() == 4:  # tonic's empty-recording frames are [T, P, X, 1]
+            x = x.reshape(x.shape[0], x.shape[1], -1)
         if self.squeeze_polarity and x.dim() == 3 and x.shape[1] == 1:
             x = x.squeeze(1)  # [T, 1, X] -> [T, X]
         if self.augment is not None:

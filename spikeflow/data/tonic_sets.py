@@ -104,16 +104,18 @@ def event_dataset(name: str, split: str = "train", *, data_dir: str | Path | Non
         if not data_present(name, data_dir, split):
             raise DataNotFoundError(missing_message(name, data_dir, split))
         source = open_tonic(cls, data_dir, **kwargs)
-    fixed_t = "n_time_bins" in (framing or src.default_framing) or "n_event_bins" in (framing or src.default_framing)
+    framing = framing or src.default_framing
     one_d = sensor[1] == 1
     shape: tuple[int, ...] = (sensor[0],) if one_d and squeeze_polarity and sensor[2] == 1 else (
         (sensor[2], sensor[0]) if one_d else (sensor[2], sensor[1], sensor[0]))
-    classes = getattr(source, "classes", None)
+    raw = getattr(source, "classes", None)
+    classes = None
+    if raw is not None and len(raw):
+        classes = tuple(c.decode() if isinstance(c, bytes) else str(c) for c in raw)
     info = DatasetInfo(name=name, split=split, num_classes=src.num_classes, sample_shape=(-1, *shape),
-                       time_major=True, variable_length=not fixed_t,
-                       dt_s=(framing or src.default_framing).get("time_window", None) and
-                       (framing or src.default_framing)["time_window"] * 1e-6,
-                       classes=tuple(str(c) for c in classes) if classes is not None and len(classes) else None)
+                       time_major=True, variable_length="time_window" in framing or "event_count" in framing,
+                       dt_s=framing["time_window"] * 1e-6 if "time_window" in framing else None,
+                       classes=classes)
     return EventFrames(source, info, sensor_size=sensor, cache_dir=cache_dir, augment=augment,
                        squeeze_polarity=squeeze_polarity, limit=limit,
                        cache_options=dict(tonic_kwargs))

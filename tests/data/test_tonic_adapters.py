@@ -190,3 +190,11 @@ def test_missing_data_says_how_to_get_it_and_never_downloads(tmp_path):
         load("shd", "train", data_dir=tmp_path)
     with pytest.raises(ValueError, match="split"):
         dvsgesture("validation", data_dir=tmp_path)
+
+
+def test_an_empty_shd_recording_still_gives_frames_of_the_right_shape(tmp_path):
+    TF.write_shd(tmp_path, "train", [(np.array([]), np.array([], dtype=int), 3), (np.array([0.01]), np.array([5]), 1)])
+    ds = shd("train", data_dir=tmp_path, time_window=10_000.0)
+    x, y = ds[0]
+    assert x.shape == (1, 700) and x.sum() == 0 and int(y) == 3
+    assert ds.info.classes[3] == "digit-3"
