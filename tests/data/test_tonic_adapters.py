@@ -198,3 +198,14 @@ def test_an_empty_shd_recording_still_gives_frames_of_the_right_shape(tmp_path):
     x, y = ds[0]
     assert x.shape == (1, 700) and x.sum() == 0 and int(y) == 3
     assert ds.info.classes[3] == "digit-3"
+
+
+@pytest.mark.parametrize("framing", [{"event_count": 10}, {"n_event_bins": 4}, {"time_window": 50_000.0}])
+def test_every_framing_is_tonics_toframe(tmp_path, framing):
+    rng = np.random.default_rng(6)
+    TF.write_nmnist(tmp_path, "test", [(_nmnist_events(rng, 60), 4)])
+    with mock.patch.object(tonic.datasets.NMNIST, "_check_exists", return_value=True):
+        raw, _ = tonic.datasets.NMNIST(str(tmp_path), train=False)[0]
+    x, _ = nmnist("test", data_dir=tmp_path, **framing)[0]
+    ref = tonic.transforms.ToFrame(sensor_size=(34, 34, 2), **framing)(raw)
+    assert x.shape[0] == ref.shape[0] > 1 and torch.equal(x, torch.from_numpy(ref).float())
