@@ -11,11 +11,13 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	# torch first, from the CPU wheel on disk; everything after sees it satisfied.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[data,dev,bench,triton,tensorboard]"
+	$(PIP) install -q -e ".[data,dev,bench,triton,tensorboard,tonic]"
 	# Norse and SpikingJelly without their torchvision/torchaudio (which would pin another torch).
 	$(PIP) install -q --no-deps snntorch==1.0.0 norse==1.1.0 spikingjelly==2.0.0
 	# NeuroBench without torchaudio/tonic/librosa: its Benchmark and metrics import only snntorch and tqdm.
 	$(PIP) install -q --no-deps neurobench==2.3.0
+	# tonic without librosa and its audio stack (only its file readers and ToFrame are used).
+	$(PIP) install -q --no-deps tonic==1.7.0
 	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 
@@ -25,8 +27,9 @@ demo: $(STAMP)
 	$(PY) -m spikeflow train digits --out runs/digits
 
 test: $(STAMP)
-	# headless Chromium for the HTML report test (skipped without it); best effort, needs root.
-	-command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && apt-get update -qq && apt-get install -y -qq chromium; } || true
+	# Debian packages for optional tests (skipped without them): headless Chromium (HTML report)
+	# and espeak-ng (spoken digits). Best effort: needs root and apt; failure is tolerated.
+	-{ command -v chromium >/dev/null 2>&1 && command -v espeak-ng >/dev/null 2>&1; } || { command -v apt-get >/dev/null 2>&1 && apt-get update -qq && apt-get install -y -qq chromium espeak-ng; } || true
 	$(PY) -m pytest -n 2 -q tests
 
 bench: $(STAMP)

@@ -33,7 +33,7 @@ def saved_bytes(fn) -> int:
 def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    x, y = yinyang("validation")
+    x, y = yinyang("validation").tensors
     x, y = x[:32], y[:32]
     times = encode_times(x)
     t_max = 40.0

@@ -5,7 +5,7 @@ with off-spikes) with the dtype and device of its input. Randomness comes only f
 ``generator`` argument (or torch's global RNG when it is ``None``), so one seed gives one
 output. Bad arguments raise ``ValueError``/``TypeError`` naming the argument.
 
-    rate        Bernoulli spikes, p = clamp(gain * x + offset, 0, 1) at every step
+    rate        Bernoulli spikes, p = gain * x + offset at every step (outside [0, 1]: error, or clip=True)
     latency     one spike per element, earlier for larger x (logarithmic or linear)
     delta       +1 / -1 spikes where a sequence rises / falls by at least a threshold
     population  Gaussian receptive fields over a scalar, as intensities or rate spikes
@@ -136,12 +136,14 @@ def rate(
     offset: float = 0.0,
     time_varying: bool = False,
     generator: torch.Generator | None = None,
+    clip: bool = False,
 ) -> Tensor:
     """Rate (Bernoulli) code.
 
     ``spikes[t, ...] ~ Bernoulli(p)`` independently per step and element, with
-    ``p = clamp(gain * data + offset, 0, 1)``: values that fall outside [0, 1] after gain and
-    offset are clipped (p = 0 below, p = 1 above), never rejected.
+    ``p = gain * data + offset``. A p outside [0, 1] (e.g. pixels on a 0..255 scale) is a
+    ValueError naming the range found; ``clip=True`` clamps p to [0, 1] instead (snnTorch's
+    behaviour: p = 0 below, p = 1 above).
 
     data: ``[...]`` (static: repeated over ``num_steps`` steps) or, with ``time_varying=True``,
         already ``[T, ...]`` (one probability per step; ``num_steps`` must be None or T).
@@ -152,6 +154,8 @@ def rate(
     gain, offset = _real("gain", gain), _real("offset", offset)
     if not isinstance(time_varying, bool):
         raise TypeError(f"time_varying: expected bool, got {type(time_varying).__name__}")
+    if not isinstance(clip, bool):
+        raise TypeError(f"clip: expected bool, got {type(clip).__name__}")
     generator = _generator(generator, data.device)
     _no_nan("data", data)
     if time_varying:
@@ -167,8 +171,15 @@ def rate(
             raise ValueError("num_steps: expected an int >= 1 for static data (time_varying=False), got None")
         num_steps = _int("num_steps", num_steps, low=1)
         p = data.unsqueeze(0).expand(num_steps, *data.shape)
-    p = torch.clamp(p * gain + offset, 0.0, 1.0)
-    return _bernoulli(p, generator)
+    p = p * gain + offset
+    if not clip and p.numel():
+        lo, hi = float(p.min()), float(p.max())
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                f"data: expected gain * data + offset in [0, 1] (spike probabilities), got values in [{lo:g}, {hi:g}]"
+                f" with gain={gain:g}, offset={offset:g}; rescale the data (e.g. pixels to [0, 1]) or pass clip=True"
+            )
+    return _bernoulli(torch.clamp(p, 0.0, 1.0), generator)
 
 
 # --------------------------------------------------------------------------- latency
@@ -497,3 +508,10 @@ def latency_targets(
     on = to_one_hot(labels, num_classes, dtype=torch.bool).repeat_interleave(population, dim=-1)  # [B, C*P]
     step = torch.arange(num_steps, device=labels.device)[:, None, None]
     return torch.where(on.unsqueeze(0), step == on_time, step == off_time).to(dtype)
+
+
+# --------------------------------------------------------------------------- audio
+
+from .encoding_cochlea import cochlea, cochleagram  # noqa: E402  (kept in its own file)
+
+__all__ += ["cochlea", "cochleagram"]

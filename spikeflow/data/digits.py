@@ -10,7 +10,8 @@ import functools
 
 import torch
 from torch import Tensor
-from torch.utils.data import TensorDataset
+
+from .base import DatasetInfo, TensorSet, check_limit, check_split
 
 NUM_CLASSES = 10
 NUM_FEATURES = 64
@@ -53,17 +54,16 @@ def digits_tensors(seed: int = 0, flatten: bool = True) -> tuple[Tensor, Tensor,
     return x[idx_train], y[idx_train], x[idx_test], y[idx_test]
 
 
-def digits(split: str = "train", seed: int = 0, flatten: bool = True, limit: int | None = None) -> TensorDataset:
-    """The ``"train"`` (1437) or ``"test"`` (360) split as a TensorDataset of (image, label).
+def digits(split: str = "train", seed: int = 0, flatten: bool = True, *, limit: int | None = None) -> TensorSet:
+    """The ``"train"`` (1437) or ``"test"`` (360) split: images float32 in [0, 1] ([64] or [8, 8]), label int64.
 
     ``limit`` keeps only the first ``limit`` samples (for quick tests).
     """
-    if split not in SPLITS:
-        raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit: expected a positive int or None, got {limit!r}")
+    check_split(split, SPLITS)
+    limit = check_limit(limit)
     x_train, y_train, x_test, y_test = digits_tensors(seed, flatten)
     x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
     if limit is not None:
         x, y = x[:limit], y[:limit]
-    return TensorDataset(x, y)
+    info = DatasetInfo(name="digits", split=split, num_classes=10, sample_shape=tuple(x.shape[1:]))
+    return TensorSet(x, y, info=info)

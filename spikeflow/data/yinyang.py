@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .base import DatasetInfo, TensorSet, check_limit, check_split
+
 SPLITS = {"train": (42, 5000), "validation": (41, 1000), "test": (40, 1000)}
 R_SMALL, R_BIG = 0.1, 0.5
 
@@ -45,12 +47,15 @@ def generate(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     return feats, labels
 
 
-def yinyang(split: str = "train") -> tuple[Tensor, Tensor]:
-    """Features float32 [N, 4] (x, y, 1-x, 1-y) and labels int64 [N] of a published split."""
-    if split not in SPLITS:
-        raise ValueError(f"split: expected one of {sorted(SPLITS)}, got {split!r}")
+def yinyang(split: str = "train", *, limit: int | None = None) -> TensorSet:
+    """A published split: features float32 [4] (x, y, 1-x, 1-y), label int64; ``.tensors`` = (x [N, 4], y [N])."""
+    check_split(split, tuple(SPLITS))
+    limit = check_limit(limit)
     feats, labels = generate(*SPLITS[split])
-    return torch.from_numpy(feats).float(), torch.from_numpy(labels)
+    x, y = torch.from_numpy(feats).float(), torch.from_numpy(labels)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    return TensorSet(x, y, info=DatasetInfo(name="yinyang", split=split, num_classes=3, sample_shape=(4,)))
 
 
 def encode_times(features: Tensor, *, t_min: float = 0.0, t_max: float = 30.0, bias: float | None = 0.0) -> Tensor:

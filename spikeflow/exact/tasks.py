@@ -176,9 +176,7 @@ class YinYangTask:
 
         torch.set_num_threads(args.threads)
         torch.manual_seed(args.seed)
-        splits = {s: yinyang(s) for s in ("train", "validation", "test")}
-        if args.limit:
-            splits = {s: (x[:args.limit], y[:args.limit]) for s, (x, y) in splits.items()}
+        splits = {s: yinyang(s, limit=args.limit).tensors for s in ("train", "validation", "test")}
         times = {s: (encode_times(x), y) for s, (x, y) in splits.items()}
         tau_mem, tau_syn = 20.0, 5.0
         init = ((1.5, 0.78), (0.93, 0.1))
@@ -269,9 +267,7 @@ class Mnist5kTask:
 
         torch.set_num_threads(args.threads)
         torch.manual_seed(args.seed)
-        splits = {s: mnist5k(s) for s in ("train", "test")}
-        if args.limit:
-            splits = {s: (x[:args.limit], y[:args.limit]) for s, (x, y) in splits.items()}
+        splits = {s: mnist5k(s, limit=args.limit).tensors for s in ("train", "test")}
         data = {s: (latency_times(x), y) for s, (x, y) in splits.items()}
         hidden = LIFLayer(784, args.hidden, dt=args.dt, t_max=args.t_max, max_spikes=8, init_mean=0.078,
                           init_std=0.045)

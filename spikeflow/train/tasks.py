@@ -236,3 +236,4 @@ def _register_optional(module_name: str) -> None:
 _register_optional("spikeflow.exact.tasks")
 _register_optional("spikeflow.online.tasks")
 _register_optional("spikeflow.train.charlm")
+_register_optional("spikeflow.data.tasks")

@@ -37,7 +37,8 @@ def test_first_rows_and_sums():
 
 
 def test_split_api():
-    x, y = yinyang("test")
+    x, y = yinyang("test").tensors
+    assert len(yinyang("test", limit=5)) == 5
     assert x.shape == (1000, 4) and y.dtype == torch.int64 and int(y[0]) == 2
     with pytest.raises(ValueError, match="split"):
         yinyang("dev")

@@ -27,7 +27,7 @@ def test_gain_and_offset_then_clip():
     g = torch.Generator().manual_seed(2)
     x = torch.tensor([0.2, 0.2, 0.9, -3.0])
     # p = clamp(2x - 0.1): 0.3, 0.3, 1 (clipped from 1.7), 0 (clipped from -6.1)
-    spikes = E.rate(x, num_steps=3000, gain=2.0, offset=-0.1, generator=g)
+    spikes = E.rate(x, num_steps=3000, gain=2.0, offset=-0.1, generator=g, clip=True)
     rates = spikes.mean(0)
     torch.testing.assert_close(rates[:2], torch.tensor([0.3, 0.3]), atol=0.03, rtol=0)
     assert rates[2] == 1.0 and rates[3] == 0.0
@@ -49,3 +49,14 @@ def test_time_varying_uses_one_probability_per_step():
 def test_static_input_needs_num_steps():
     with pytest.raises(ValueError, match="num_steps"):
         E.rate(torch.rand(3))
+
+
+def test_out_of_range_probabilities_raise_unless_clipped():
+    pixels = torch.tensor([0.0, 128.0, 255.0])  # the 0..255 scale, a common slip
+    with pytest.raises(ValueError, match=r"data: expected gain \* data \+ offset in \[0, 1\].*\[0, 255\]"):
+        E.rate(pixels, num_steps=4)
+    with pytest.raises(ValueError, match="clip=True"):
+        E.rate(torch.tensor([0.5]), num_steps=4, offset=-0.6)
+    with pytest.raises(TypeError, match="clip"):
+        E.rate(torch.tensor([0.5]), num_steps=4, clip=1)
+    assert torch.equal(E.rate(pixels, num_steps=4, clip=True)[:, 1:], torch.ones(4, 2))
