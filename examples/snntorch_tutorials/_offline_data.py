@@ -22,11 +22,11 @@ torch.manual_seed(int(os.environ.get("SPIKEFLOW_EXAMPLES_SEED", "0")))  # reprod
 def mnist_loaders(batch_size: int = 128) -> tuple[DataLoader, DataLoader]:
     out = []
     for split in ("train", "test"):
-        x, y = mnist5k(split)
+        x, y = mnist5k(split).tensors  # pixels in [0, 1]
         if QUICK:  # a seeded random subset (the stored digits are grouped by class)
             keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))[: 2 * batch_size]
             x, y = x[keep], y[keep]
-        ds = TensorDataset((x / 255.0).reshape(-1, 1, 28, 28), y)
+        ds = TensorDataset(x.reshape(-1, 1, 28, 28), y)
         out.append(DataLoader(ds, batch_size=batch_size, shuffle=split == "train", drop_last=True,
                               generator=torch.Generator().manual_seed(0)))
     return out[0], out[1]
