@@ -22,6 +22,7 @@ from ..layers.nir_neurons import DrivenNeuron
 from ..layers.pool import SumPool2d
 from ..layers.sequential import TimeDistributed
 from ..neurons import LI, AdaptiveLeaky, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, Synaptic
+from . import conv_export
 from .network import NIRNetwork
 from .options import META
 from .reader import type_checked
@@ -160,6 +161,10 @@ class Exporter:
             return self.layer(name, m.module, in_shape)
         if isinstance(m, (nn.Identity, nn.Dropout)):
             return None
+        mapping = conv_export.layer_mapping(m)  # batch norms, sequence dropout, max pooling
+        if mapping is not None:
+            node = mapping(name, m)
+            return None if node is conv_export.SKIP else Piece({name: node}, [], name, name)
         out_shape = _out_shape(m, in_shape, name)
         if isinstance(m, nn.Linear):
             w = _np(m.weight, dtype=np.float32)
@@ -212,6 +217,7 @@ class Exporter:
         if isinstance(m, NIRNetwork):
             return self._network(m)
         children = list(m.named_children()) if isinstance(m, nn.Sequential) else [("0", m)]
+        children = conv_export.fold_for_export(children)  # NIR has no batch norm: fold it into Conv/Linear
         nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type={"input": np.asarray(in_shape)})}
         edges: list[tuple[str, str]] = []
         last, shape = "input", tuple(in_shape)

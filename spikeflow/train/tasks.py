@@ -199,3 +199,4 @@ def _register_optional(module_name: str) -> None:
 
 
 _register_optional("spikeflow.exact.tasks")
+_register_optional("spikeflow.tasks.mnist5k_models")  # adds --model scnn|cnn to mnist5k
