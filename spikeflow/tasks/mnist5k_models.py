@@ -27,7 +27,7 @@ from torch import Tensor, nn
 MODELS = ("eventprop", "scnn", "cnn")
 # option dest -> default per model (None: the option does not apply to that model)
 SHARED = {
-    "epochs": {"scnn": 12, "cnn": 8},
+    "epochs": {"scnn": 6, "cnn": 8},
     "batch_size": {"scnn": 64, "cnn": 64},
     "lr": {"scnn": 3e-3, "cnn": 2e-3},
     "lr_decay": {"scnn": 0.85, "cnn": 0.8},
@@ -223,7 +223,7 @@ class Mnist5kModels:
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                total += float(loss) * len(idx)
+                total += loss.item() * len(idx)
             scheduler.step()
             acc = _ann_accuracy(ann, x_test, y_test, args.device)
             history.append({"epoch": epoch, "train_loss": total / len(perm), "test_accuracy": acc,
