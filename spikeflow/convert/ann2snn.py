@@ -22,7 +22,7 @@ max (it over-counts), so train the ANN with AvgPool2d instead.
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -81,7 +81,8 @@ def activation_scales(layers: Sequence[nn.Module], calibration: Tensor, percenti
     if not 0 < percentile <= 100:
         raise ValueError(f"percentile: expected a value in (0, 100], got {percentile!r}")
     if not isinstance(calibration, Tensor) or calibration.dim() < 2 or calibration.shape[0] < 1:
-        raise ValueError(f"calibration: expected a tensor [N, ...] of ANN inputs, got {getattr(calibration, 'shape', calibration)}")
+        got = getattr(calibration, "shape", calibration)
+        raise ValueError(f"calibration: expected a tensor [N, ...] of ANN inputs, got {got}")
     relus = [i for i, m in enumerate(layers) if isinstance(m, nn.ReLU)]
     acts: dict[int, list[np.ndarray]] = {i: [] for i in relus}
     for k in range(0, calibration.shape[0], batch_size):

@@ -7,8 +7,16 @@ import torch
 from torch import nn
 
 import spikeflow as sf
-from spikeflow.convert import (SignedIF, activation_scales, convert, evaluate_over_time, fold_ann, relu_outputs,
-                               run_constant_input, signed_if_step)
+from spikeflow.convert import (
+    SignedIF,
+    activation_scales,
+    convert,
+    evaluate_over_time,
+    fold_ann,
+    relu_outputs,
+    run_constant_input,
+    signed_if_step,
+)
 from spikeflow.convert.signed import SignedIFState
 
 

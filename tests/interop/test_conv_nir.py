@@ -8,8 +8,15 @@ from torch import nn
 
 import spikeflow as sf
 from spikeflow.interop import from_nir, to_nir
-from spikeflow.layers import (AvgPool2d, BatchNormThroughTime, Flatten, MaxPool2d, SequenceDropout, SumPool2d,
-                              TDBatchNorm)
+from spikeflow.layers import (
+    AvgPool2d,
+    BatchNormThroughTime,
+    Flatten,
+    MaxPool2d,
+    SequenceDropout,
+    SumPool2d,
+    TDBatchNorm,
+)
 
 
 def test_conv_snn_with_tdbn_and_bn_exports_folded_and_reloads_identically(tmp_path) -> None:
