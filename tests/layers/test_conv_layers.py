@@ -42,6 +42,7 @@ def test_bntt_normalises_each_step_with_its_own_statistics(gen) -> None:
 
 
 def test_bntt_step_by_step_equals_the_sequence_and_eval_equals_its_folded_form(gen) -> None:
+    torch.manual_seed(0)
     x = _steps_with_different_scales(gen)
     bn = BatchNormThroughTime(3, time_steps=4, bias=True)
     with torch.no_grad():
@@ -53,15 +54,15 @@ def test_bntt_step_by_step_equals_the_sequence_and_eval_equals_its_folded_form(g
         y_t, state = bn.step(x[t], state)
         steps.append(y_t)
     torch.testing.assert_close(torch.stack(steps), seq)
-    for _ in range(30):
+    for _ in range(60):
         bn(x)
     bn.eval()
     expected, _ = bn(x)
     folded = bn.folded()
     assert isinstance(folded, StepAffine) and not folded.time_invariant()
     torch.testing.assert_close(folded(x)[0], expected, atol=1e-5, rtol=1e-5)
-    # eval uses the running statistics of each step: close to the batch statistics after many updates
-    assert expected[3].mean().abs() < 0.2
+    # eval uses each step's running statistics: after many updates on x, close to x's batch statistics
+    torch.testing.assert_close(expected, seq, atol=0.02, rtol=0)
 
 
 def test_bntt_rejects_more_steps_than_it_has_statistics_for() -> None:
