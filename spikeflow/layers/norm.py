@@ -79,7 +79,7 @@ class BatchNormThroughTime(nn.Module):
         dims = (1,) + tuple(range(3, x.dim()))
         if self.training:
             mean = x.mean(dims)
-            var = x.var(dims, unbiased=False)
+            var = x.var(dims, correction=0)
             n = x.numel() // (t * self.num_features)
             with torch.no_grad():
                 unbiased = var * (n / max(n - 1, 1))

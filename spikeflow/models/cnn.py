@@ -82,8 +82,12 @@ def load_nir_weights(model: nn.Sequential, source: Any) -> nn.Sequential:
                     module.bias.copy_(b if b is not None else torch.zeros_like(module.bias))
         elif node is not None and hasattr(node, "v_threshold") and hasattr(module, "threshold"):
             thr = np.asarray(node.v_threshold, dtype=np.float64)
-            if not np.allclose(thr, float(module.threshold.detach().double().mean())) or \
-                    not np.allclose(module.threshold.detach().double().numpy(), thr.ravel()[0]):
+            ours = module.threshold.detach().double().numpy()
+            try:
+                same = bool(np.allclose(thr, ours))
+            except ValueError:  # shapes that do not broadcast
+                same = False
+            if not same:
                 raise ValueError(f"node {name!r}: v_threshold {np.unique(thr)[:3]} differs from the model's "
                                  f"threshold {module.threshold.detach()}")
             if hasattr(node, "r") and not np.allclose(np.asarray(node.r), 1.0):

@@ -92,7 +92,9 @@ class Mnist5kModels:
                 action.default = None
                 if action.dest in SHARED and action.help:
                     per = ", ".join(f"{m} {d[m]}" for m in ("scnn", "cnn") if (d := SHARED[action.dest]))
-                    action.help = f"{action.help}; {per}"
+                    action.help = f"eventprop: {action.help}; defaults for {per}"
+                    if action.dest == "dropout":
+                        action.help += " (scnn: SequenceDropout before the output layer; cnn: input dropout)"
                 elif action.help:
                     action.help = f"{action.help} [eventprop only]"
         parser.add_argument("--model", choices=MODELS, default="eventprop",
@@ -115,7 +117,9 @@ class Mnist5kModels:
     def _resolve(self, args: argparse.Namespace) -> None:
         model = args.model
         if model == "eventprop":
-            for flag, default in (("steps", 10), ("backend", "auto"), ("convert", False)):
+            for flag, default in (("steps", 10), ("backend", "auto"), ("convert", False),
+                                  ("convert_steps", CONVERT_STEPS), ("percentile", 99.99), ("calibration", 1000),
+                                  ("signed", False)):
                 if getattr(args, flag) != default:
                     raise ValueError(f"--{flag.replace('_', '-')}: does not apply to --model eventprop")
             for dest, default in self._eventprop_defaults.items():
@@ -130,6 +134,11 @@ class Mnist5kModels:
                 setattr(args, dest, per[model])
         if args.convert and model != "cnn":
             raise ValueError(f"--convert: applies to --model cnn only, not {model!r}")
+        if getattr(args, "resume", False):
+            raise ValueError(f"--resume: not supported by --model {model}")
+        if not args.convert and (args.convert_steps != CONVERT_STEPS or args.percentile != 99.99
+                                 or args.calibration != 1000 or args.signed):
+            raise ValueError("--convert-steps/--percentile/--calibration/--signed: apply with --convert only")
         if model != "scnn" and (args.steps != 10 or args.backend != "auto"):
             raise ValueError("--steps/--backend: apply to --model scnn only")
         if args.epochs < 1 or args.batch_size < 1 or not args.lr > 0 or not 0 < args.lr_decay <= 1:
@@ -160,8 +169,6 @@ class Mnist5kModels:
         from ..train.seed import seed_everything
         from ..train.trainer import Trainer
 
-        if getattr(args, "resume", False):
-            raise ValueError("--resume: not supported by --model scnn")
         started = time.perf_counter()
         generator = seed_everything(args.seed)
         train_set = TensorDataset(*mnist5k_images("train", args.limit))
