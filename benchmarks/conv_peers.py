@@ -54,8 +54,9 @@ def weights(seed: int = 0) -> list[nn.Module]:
     torch.manual_seed(seed)
     layers = [nn.Conv2d(1, 12, 5), nn.Conv2d(12, 32, 5), nn.Linear(512, 10)]
     with torch.no_grad():  # stronger than torch's default init, so that the output layer spikes
-        layers[1].weight.mul_(2.0)
-        layers[2].weight.mul_(8.0)
+        layers[0].weight.mul_(3.0)
+        layers[1].weight.mul_(4.0)
+        layers[2].weight.mul_(20.0)
     return layers
 
 
