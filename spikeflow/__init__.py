@@ -4,11 +4,21 @@ Sequences are time-major ``[T, B, ...]``. Neuron modules return ``(output, state
 step with ``.step(x_t, state)``; state is explicit and never stored on the module.
 """
 
-from . import data, encoding, exact, functional, kernels, losses, metrics, models, plot, surrogate, train
-from . import convert  # ANN -> SNN conversion
+from . import convert, data, encoding, exact, functional, kernels, losses, metrics, models, plot, surrogate, train
 from .interop import from_nir, load_nir, save_nir, to_nir
-from .layers import Delay, EventConv2d, EventLinear, Scale, Sequential, SumPool2d, Threshold, TimeDistributed
-from .layers import BatchNormThroughTime, SequenceDropout, TDBatchNorm  # convolutional SNN layers
+from .layers import (  # convolutional SNN layers
+    BatchNormThroughTime,
+    Delay,
+    EventConv2d,
+    EventLinear,
+    Scale,
+    SequenceDropout,
+    Sequential,
+    SumPool2d,
+    TDBatchNorm,
+    Threshold,
+    TimeDistributed,
+)
 from .neurons import IF, LI, AdaptiveLeaky, Alpha, Lapicque, Leaky, NeuronBase, RLeaky, RSynaptic, Synaptic
 
 __version__ = "0.1.0"

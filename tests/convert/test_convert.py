@@ -52,7 +52,8 @@ def test_rates_times_threshold_converge_to_the_relu_outputs() -> None:
         logits = ann(x)
     errors = []
     for steps in (32, 256, 2048):
-        _, outputs = snn(x.unsqueeze(0).expand(steps, *x.shape).contiguous(), record=True)
+        with torch.no_grad():
+            _, outputs = snn(x.unsqueeze(0).expand(steps, *x.shape).contiguous(), record=True)
         rate1 = outputs[1].mean(0) * scales[0]  # the first IF layer's rate, in ANN units
         rate2 = outputs[5].mean(0) * scales[1]
         readout = outputs[-1][-1] / steps
