@@ -6,19 +6,7 @@ step with ``.step(x_t, state)``; state is explicit and never stored on the modul
 
 from . import convert, data, encoding, exact, functional, kernels, losses, metrics, models, plot, surrogate, train
 from .interop import from_nir, load_nir, save_nir, to_nir
-from .layers import (  # convolutional SNN layers
-    BatchNormThroughTime,
-    Delay,
-    EventConv2d,
-    EventLinear,
-    Scale,
-    SequenceDropout,
-    Sequential,
-    SumPool2d,
-    TDBatchNorm,
-    Threshold,
-    TimeDistributed,
-)
+from .layers import Delay, EventConv2d, EventLinear, Scale, Sequential, SumPool2d, Threshold, TimeDistributed
 from .neurons import IF, LI, AdaptiveLeaky, Alpha, Lapicque, Leaky, NeuronBase, RLeaky, RSynaptic, Synaptic
 
 __version__ = "0.1.0"
@@ -29,5 +17,5 @@ __all__ = [
     "surrogate", "Delay", "EventConv2d", "EventLinear", "Scale", "SumPool2d", "Threshold",
     "from_nir", "load_nir", "save_nir", "to_nir",
     "data", "exact", "models", "plot", "train",
-    "BatchNormThroughTime", "SequenceDropout", "TDBatchNorm", "convert",
+    "convert",
 ]
