@@ -54,3 +54,13 @@ def test_cnn_convert_reports_snn_accuracy_per_time_step_next_to_the_ann(tmp_path
 def test_options_of_another_model_are_refused(tmp_path, capsys, argv, message) -> None:
     assert main(["train", "mnist5k", *argv, "--out", str(tmp_path), "--limit", "8"]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_eventprop_stays_the_default_with_its_own_defaults() -> None:
+    from spikeflow.cli import build_parser
+
+    for argv, expected in ((["train", "mnist5k"], ("eventprop", 32, 5e-3, 10, 0.2)),
+                           (["train", "mnist5k", "--model", "scnn"], ("scnn", 64, 3e-3, 6, 0.0))):
+        args = build_parser().parse_args(argv)
+        tasks.TASKS["mnist5k"]._resolve(args)
+        assert (args.model, args.batch_size, args.lr, args.epochs, args.dropout) == expected
