@@ -4,7 +4,7 @@ Sequences are time-major ``[T, B, ...]``. Neuron modules return ``(output, state
 step with ``.step(x_t, state)``; state is explicit and never stored on the module.
 """
 
-from . import analysis, data, encoding, exact, functional, kernels, losses, metrics, models, online, plot, surrogate, train
+from . import analysis, convert, data, encoding, exact, functional, kernels, losses, metrics, models, online, plot, surrogate, train
 from .interop import from_nir, load_nir, save_nir, to_nir
 from .layers import Delay, EventConv2d, EventLinear, Scale, Sequential, SumPool2d, Threshold, TimeDistributed
 from .neurons import IF, LI, AdaptiveLeaky, Alpha, Lapicque, Leaky, NeuronBase, RLeaky, RSynaptic, Synaptic
@@ -16,5 +16,5 @@ __all__ = [
     "Sequential", "Synaptic", "TimeDistributed", "encoding", "functional", "kernels", "losses", "metrics",
     "surrogate", "Delay", "EventConv2d", "EventLinear", "Scale", "SumPool2d", "Threshold",
     "from_nir", "load_nir", "save_nir", "to_nir",
-    "analysis", "data", "exact", "models", "online", "plot", "train",
+    "analysis", "convert", "data", "exact", "models", "online", "plot", "train",
 ]

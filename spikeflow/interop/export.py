@@ -35,6 +35,7 @@ from ..layers.nir_neurons import DrivenNeuron
 from ..layers.pool import SumPool2d
 from ..layers.sequential import TimeDistributed
 from ..neurons import LI, AdaptiveLeaky, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, Synaptic
+from . import conv_export
 from .network import NIRNetwork
 from .options import META
 from .reader import type_checked
@@ -206,6 +207,10 @@ class Exporter:
             return None
         if isinstance(m, (NIRNetwork, nn.Sequential)):
             return Piece({name: self.graph(m, in_shape, prefix=f"{self.prefix}{name}.")}, [], name, name)
+        mapping = conv_export.layer_mapping(m)  # batch norms, sequence dropout, max pooling
+        if mapping is not None:
+            node = mapping(name, m)
+            return None if node is conv_export.SKIP else Piece({name: node}, [], name, name)
         fn = next((f for cls, f in LAYER_EXPORTS.items() if isinstance(m, cls)), None)
         if fn is not None:
             return Piece({name: fn(self, name, m, in_shape)}, [], name, name)
@@ -220,6 +225,7 @@ class Exporter:
 
             return network_graph(self, m, prefix)
         children = list(m.named_children()) if isinstance(m, nn.Sequential) else [("0", m)]
+        children = conv_export.fold_for_export(children)  # NIR has no batch norm: fold it into Conv/Linear
         nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type={"input": np.asarray(in_shape)})}
         edges: list[tuple[str, str]] = []
         last, shape = "input", tuple(in_shape)

@@ -1,4 +1,10 @@
-"""Sum pooling (NIR SumPool2d): the window sum, i.e. average pooling without the division."""
+"""Pooling and flattening for spike maps (applied to every step; time is folded into the batch).
+
+SumPool2d (NIR SumPool2d) is the window sum, i.e. average pooling without the division.
+Max pooling of spikes outputs 1 where any input in the window spiked (an OR); average
+pooling outputs the fraction that spiked. NIR (up to nir 1.0.8) has no max-pooling node, so
+networks with MaxPool2d cannot be exported; AvgPool2d and SumPool2d can.
+"""
 
 from __future__ import annotations
 
@@ -31,3 +37,18 @@ class SumPool2d(nn.Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(nn.MaxPool2d):
+    """torch's MaxPool2d on [N, C, H, W] (time folded into N); on spikes, an OR over the window."""
+
+
+class AvgPool2d(nn.AvgPool2d):
+    """torch's AvgPool2d on [N, C, H, W] (time folded into N); exported to NIR AvgPool2d."""
+
+
+class Flatten(nn.Flatten):
+    """Flatten every sample: [N, C, H, W] -> [N, C*H*W] (inside Sequential N = T*B)."""
+
+    def __init__(self) -> None:
+        super().__init__(start_dim=1, end_dim=-1)

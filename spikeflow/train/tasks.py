@@ -237,3 +237,4 @@ _register_optional("spikeflow.exact.tasks")
 _register_optional("spikeflow.online.tasks")
 _register_optional("spikeflow.train.charlm")
 _register_optional("spikeflow.data.tasks")
+_register_optional("spikeflow.tasks.mnist5k_models")  # adds --model scnn|cnn to mnist5k
