@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"spikeflow report: error: {err}", file=sys.stderr)
             return 1
         print(path)
+        return 0
     if args.command == "generate":
         from .train.charlm import generate_from_run
 
