@@ -66,6 +66,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, epochs: int, out: s
     parser.add_argument("--out", default=out, help=f"output folder for metrics.json, plots, checkpoint (default {out})")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a run already in OUT (by default an existing run is refused)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     # For tests: train and evaluate on the first N samples of each split only.
     parser.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
@@ -129,6 +131,9 @@ class DigitsTask:
         parser.add_argument("--loss", choices=LOSSES, default="ce_count",
                             help="loss on the output spikes (default ce_count)")
         parser.add_argument("--lr", type=_positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
+        parser.add_argument("--distributed", action="store_true",
+                            help="data-parallel over the processes torchrun starts (gloo on CPU, nccl on GPU); "
+                                 "--batch-size is the global batch")
 
     def encoder(self, args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from .. import encoding
@@ -146,18 +151,26 @@ class DigitsTask:
         from .seed import seed_everything
         from .trainer import Trainer
 
+        from . import distributed as sfd
+        from .schedule import CosineSchedule
+
         started = time.perf_counter()
         out_dir = Path(args.out)
+        ctx = sfd.init(device=args.device) if args.distributed else sfd.Context()
         generator = seed_everything(args.seed)
         train_set = digits("train", limit=args.limit)
         test_set = digits("test", limit=args.limit)
-        train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=generator)
-        test_loader = DataLoader(test_set, batch_size=256, shuffle=False)
+        if args.distributed:
+            train_loader = sfd.loader(train_set, args.batch_size, ctx, shuffle=True, seed=args.seed)
+            test_loader = sfd.loader(test_set, 256 * ctx.world_size, ctx, shuffle=False)
+        else:
+            train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=generator)
+            test_loader = DataLoader(test_set, batch_size=256, shuffle=False)
         num_classes = 10
         pop_classes = num_classes if args.population > 1 else None
         model = spiking_mlp(64, args.hidden, num_classes, args.population, beta=args.beta)
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+        scheduler = CosineSchedule(optimizer, args.epochs)  # extendable on --resume with more --epochs
         encode = self.encoder(args)
         config = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
         trainer = Trainer(
@@ -165,8 +178,15 @@ class DigitsTask:
             lambda out, y: metrics.accuracy_rate(out, y, num_classes=pop_classes),
             scheduler=scheduler, encode=encode, device=args.device, out_dir=out_dir, seed=args.seed,
             progress=False if args.no_progress else None, info={"task": self.name, "config": config},
+            distributed=args.distributed,
         )
-        result = trainer.fit(train_loader, test_loader, epochs=args.epochs, resume=args.resume)
+        try:
+            result = trainer.fit(train_loader, test_loader, epochs=args.epochs, resume=args.resume)
+        finally:
+            if args.distributed:
+                sfd.shutdown()
+        if not ctx.is_main:
+            return result
         # The raster of a few test samples, after training.
         x, y = next(iter(DataLoader(test_set, batch_size=4)))
         with torch.no_grad():

@@ -74,6 +74,9 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
                   strict=True)
     for p, q in moments:
         assert torch.equal(p["exp_avg"], q["exp_avg"])
+    # fit(epochs=1) then fit(epochs=2): the plan records the extension (StepLR has no fixed length)
+    assert m_split.pop("plan") == [{"from_epoch": 1, "epochs": 1}, {"from_epoch": 2, "epochs": 2}]
+    assert m_straight.pop("plan") == [{"from_epoch": 1, "epochs": 2}]
     assert _without_time(m_straight) == _without_time(m_split)
     assert second.scheduler.last_epoch == 2
 
