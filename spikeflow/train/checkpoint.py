@@ -136,8 +136,8 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any], ke
     """
     data = encode_checkpoint(checkpoint)  # serialize first: a failure here touches no file
     target = Path(path)
-    if keep_previous and target.is_file():
-        prev = previous_path(target)
+    prev = previous_path(target)
+    if keep_previous and target.is_file() and not (prev.exists() and os.path.samefile(target, prev)):
         tmp = _temp_name(prev)
         try:
             try:
@@ -145,10 +145,10 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: dict[str, Any], ke
             except OSError:
                 shutil.copyfile(target, tmp)
             os.replace(tmp, prev)
-        except BaseException:
+        finally:
+            # rename() between two names of one file does nothing; never leave the temp name behind
             with suppress(FileNotFoundError):
                 os.unlink(tmp)
-            raise
     return atomic_write(target, lambda f: f.write(data))
 
 

@@ -207,3 +207,12 @@ def test_files_get_normal_permissions(tmp_path):
         os.umask(old)
     for p in paths:
         assert stat.S_IMODE(Path(p).stat().st_mode) == 0o644, p
+
+
+def test_save_after_a_kill_between_link_and_write_leaves_no_temp(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, _state(1))
+    os.link(path, previous_path(path))  # what a kill right after keeping the previous one leaves
+    save_checkpoint(path, _state(2))
+    assert load_checkpoint(previous_path(path))["epoch"] == 1 and load_checkpoint(path)["epoch"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.prev.pt", "checkpoint.pt"]
