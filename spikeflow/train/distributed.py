@@ -21,8 +21,10 @@ and in ``my_train.py``::
 
 What it does: ``init`` opens a process group (gloo on CPU, nccl on GPU) with a ``timeout``, so
 a hung collective fails instead of blocking forever. ``wrap`` converts BatchNorm to
-``SyncBatchNorm`` and wraps the model in ``DistributedDataParallel`` with
-``broadcast_buffers=False``: DDP's default broadcasts rank 0's *buffers* at every forward, which
+``SyncBatchNorm`` (on CUDA; torch has no CPU SyncBatchNorm, so on CPU BN keeps per-rank
+statistics, with a warning) and wraps the model in ``DistributedDataParallel`` without the
+per-forward buffer sync (``forward_sync_buffers=False``, ``broadcast_buffers=False`` on older
+torch): DDP's default broadcasts rank 0's *buffers* at every forward, which
 overwrites the neuron state of libraries that keep the membrane in a buffer (snnTorch's
 ``init_hidden``). spikeflow keeps neuron state out of modules (it is passed and returned), so
 state is always local to a rank; the flag guards user modules. Gradients are averaged over
@@ -36,6 +38,7 @@ context and ``wrap`` returns the model unchanged, so one script runs both ways.
 from __future__ import annotations
 
 import datetime
+import inspect
 import logging
 import os
 from dataclasses import dataclass
@@ -146,9 +149,9 @@ def has_batchnorm(model: nn.Module) -> bool:
 
 
 def wrap(model: nn.Module, ctx: Context | None = None, *, sync_batchnorm: bool = True, **ddp_kwargs: Any) -> nn.Module:
-    """Move ``model`` to the context's device; SyncBatchNorm where BN is used; wrap in DDP.
+    """Move ``model`` to the context's device; SyncBatchNorm where BN is used (CUDA); wrap in DDP.
 
-    ``broadcast_buffers`` defaults to False (see the module docstring); other keyword
+    The per-forward buffer broadcast is off by default (see the module docstring); other keyword
     arguments go to ``DistributedDataParallel``. One process: returns the moved model.
     """
     if not isinstance(model, nn.Module):
@@ -158,8 +161,15 @@ def wrap(model: nn.Module, ctx: Context | None = None, *, sync_batchnorm: bool =
     if not (dist.is_available() and dist.is_initialized()):
         return model
     if sync_batchnorm and has_batchnorm(model):
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    ddp_kwargs.setdefault("broadcast_buffers", False)
+        if ctx.device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        else:  # torch's SyncBatchNorm runs on GPUs only
+            logger.warning("wrap: BatchNorm on %s keeps per-rank batch statistics (SyncBatchNorm needs CUDA); "
+                           "results differ slightly from one process on the global batch", ctx.device)
+    if "broadcast_buffers" not in ddp_kwargs and "forward_sync_buffers" not in ddp_kwargs:
+        # No buffer broadcast at each forward (buffers are still synced once, at wrapping).
+        params = inspect.signature(nn.parallel.DistributedDataParallel.__init__).parameters
+        ddp_kwargs["forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"] = False
     if ctx.device.type == "cuda":
         ddp_kwargs.setdefault("device_ids", [ctx.device.index])
     return nn.parallel.DistributedDataParallel(model, **ddp_kwargs)
