@@ -4,14 +4,45 @@ from __future__ import annotations
 
 import datetime
 import os
+import signal
+import threading
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
+import torch.multiprocessing as mp
 from torch import Tensor, nn
 
 import spikeflow as sf
 from spikeflow.train import distributed as sfd
+
+
+def spawn_with_timeout(fn, args, nprocs: int, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    """mp.spawn, but a run that is not done within ``timeout`` seconds is killed and raises."""
+    ctx = mp.start_processes(fn, args=args, nprocs=nprocs, join=False, start_method="spawn")
+    done = threading.Event()
+    result: list[BaseException] = []
+
+    def join() -> None:
+        try:
+            while not ctx.join(timeout=1.0):
+                if done.is_set():
+                    return
+        except BaseException as err:  # noqa: BLE001 - reported below
+            result.append(err)
+        done.set()
+
+    thread = threading.Thread(target=join, daemon=True)
+    thread.start()
+    if not done.wait(timeout):
+        done.set()
+        for p in ctx.processes:
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGKILL)
+        raise TimeoutError(f"the {nprocs}-process run did not finish within {timeout} s (a hung collective?)")
+    if result:
+        raise result[0]
+
 
 STEPS, T, GLOBAL_BATCH, LR = 4, 5, 16, 0.5
 

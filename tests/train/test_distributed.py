@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs gloo")
 
@@ -23,38 +20,12 @@ HERE = Path(__file__).parent
 TIMEOUT = 240  # seconds for a whole 2-process run: a hung collective fails the test
 
 
-def _spawn_with_timeout(fn, args, nprocs: int, timeout: float) -> None:
-    ctx = mp.start_processes(fn, args=args, nprocs=nprocs, join=False, start_method="spawn")
-    done = threading.Event()
-    result: list[BaseException] = []
-
-    def join() -> None:
-        try:
-            while not ctx.join(timeout=1.0):
-                if done.is_set():
-                    return
-        except BaseException as err:  # noqa: BLE001 - reported below
-            result.append(err)
-        done.set()
-
-    thread = threading.Thread(target=join, daemon=True)
-    thread.start()
-    if not done.wait(timeout):
-        done.set()
-        for p in ctx.processes:
-            if p.is_alive():
-                os.kill(p.pid, signal.SIGKILL)
-        pytest.fail(f"the {nprocs}-process run did not finish within {timeout} s (a hung collective?)")
-    if result:
-        raise result[0]
-
-
 @pytest.fixture(scope="module")
 def ddp_results(tmp_path_factory):
     import ddp_workers
 
     folder = tmp_path_factory.mktemp("ddp")
-    _spawn_with_timeout(ddp_workers.worker, (2, str(folder)), nprocs=2, timeout=TIMEOUT)
+    ddp_workers.spawn_with_timeout(ddp_workers.worker, (2, str(folder)), nprocs=2, timeout=TIMEOUT)
     return [torch.load(folder / f"rank{r}.pt", weights_only=True) for r in range(2)]
 
 
