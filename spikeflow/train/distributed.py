@@ -46,7 +46,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 import torch.distributed as dist
-from torch import Tensor, nn
+from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 logger = logging.getLogger("spikeflow.train")

@@ -148,11 +148,10 @@ class DigitsTask:
         from .. import metrics
         from ..data import digits
         from ..models import spiking_mlp
-        from .seed import seed_everything
-        from .trainer import Trainer
-
         from . import distributed as sfd
         from .schedule import CosineSchedule
+        from .seed import seed_everything
+        from .trainer import Trainer
 
         started = time.perf_counter()
         out_dir = Path(args.out)
