@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m spikeflow train digits --out runs/digits
+	$(PY) -m spikeflow train digits --out runs/digits --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q tests

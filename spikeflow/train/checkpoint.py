@@ -68,7 +68,7 @@ def _open_new(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> Path:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``.
 
     The file gets the permissions of any newly created file (0666 minus the umask).
@@ -96,7 +96,7 @@ def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
 
     Call it only when no other process writes into ``folder``. Returns the removed paths.
     """
-    removed = []
+    removed: list[Path] = []
     base = Path(folder)
     if not base.is_dir():
         return removed

@@ -154,10 +154,16 @@ class PipelineStage:
         """
         if self.is_first and x is None:
             raise ValueError("x: rank 0 needs the input batch, got None")
+        if not self.is_first and x is not None:
+            raise ValueError(f"x: only rank 0 takes the input batch; rank {self.rank} got one (pass None)")
         if self.is_last and y is None:
             raise ValueError(f"y: the last rank ({self.rank}) needs the targets, got None")
         if microbatches < 1:
             raise ValueError(f"microbatches: expected a positive int, got {microbatches}")
+        for name, t, dim in (("x", x, batch_dim), ("y", y, 0)):
+            if t is not None and t.shape[dim] % microbatches:
+                raise ValueError(f"{name}: batch size {t.shape[dim]} (dim {dim}) must divide into {microbatches} "
+                                 "equal microbatches (the loss of each is scaled by 1/microbatches)")
         xs = list(torch.chunk(x, microbatches, dim=batch_dim)) if x is not None else [None] * microbatches
         ys = list(torch.chunk(y, microbatches, dim=0)) if y is not None else [None] * microbatches
         if len(xs) != microbatches or len(ys) != microbatches:
@@ -166,10 +172,13 @@ class PipelineStage:
         saved: list[tuple[Tensor | None, Tensor]] = []
         total = 0.0
         for m in range(microbatches):
-            inp = xs[m] if self.is_first else self._recv_spikes().requires_grad_(True)
+            given = xs[m]
+            inp = given if given is not None else self._recv_spikes().requires_grad_(True)
             out = self._run(inp)
             if self.is_last:
-                loss = loss_fn(out, ys[m]) / microbatches
+                target = ys[m]
+                assert target is not None
+                loss = loss_fn(out, target) / microbatches
                 loss.backward()  # the last stage starts each microbatch's backward at once
                 total += float(loss.detach())
                 if not self.is_first:
@@ -177,12 +186,12 @@ class PipelineStage:
             else:
                 self._send_spikes(out)
                 saved.append((None if self.is_first else inp, out))
-        for inp, out in saved:  # gradients arrive in the order the microbatches were sent (FIFO)
-            grad = torch.empty(out.shape, dtype=out.dtype, device=out.device)
+        for sent_in, sent_out in saved:  # gradients arrive in the order the microbatches were sent (FIFO)
+            grad = torch.empty(sent_out.shape, dtype=sent_out.dtype, device=sent_out.device)
             dist.recv(grad, self.rank + 1)
-            out.backward(grad)
-            if inp is not None:
-                self._isend(_grad_of(inp), self.rank - 1)
+            sent_out.backward(grad)
+            if sent_in is not None:
+                self._isend(_grad_of(sent_in), self.rank - 1)
         self._wait()
         optimizer.step()
         return total if self.is_last else None

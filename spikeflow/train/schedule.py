@@ -31,7 +31,7 @@ class CosineSchedule(LRScheduler):
         return self.eta_min + (base - self.eta_min) * (1.0 + math.cos(math.pi * t)) / 2.0
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
-        return [self._rate(base, self.last_epoch) for base in self.base_lrs]
+        return [self._rate(float(base), int(self.last_epoch)) for base in self.base_lrs]
 
     def set_total_epochs(self, total_epochs: int) -> None:
         """Re-plan for ``total_epochs`` epochs from the current one; sets the optimizer's rates now."""

@@ -389,7 +389,7 @@ class Trainer:
         for epoch in range(start_epoch, epochs + 1):
             t0 = time.perf_counter()
             sampler = getattr(train_loader, "sampler", None)
-            if hasattr(sampler, "set_epoch"):
+            if sampler is not None and hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(epoch)  # DistributedSampler: a new order per epoch, the same on every rank
             lr = float(self.optimizer.param_groups[0]["lr"])
             train = self.train_epoch(train_loader, epoch)
