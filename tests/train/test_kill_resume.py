@@ -45,7 +45,7 @@ def straight(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("point,n", [("batch", 2), ("batch", 7), ("save-mid", 2), ("save-rename", 2),
+@pytest.mark.parametrize("point,n", [("batch", 7), ("save-mid", 2), ("save-rename", 2),
                                      ("after-save", 3)])
 def test_sigkill_then_resume_is_bit_identical(straight, tmp_path, point, n):
     out = tmp_path / "run"
