@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m spikeflow train digits --out runs/digits
+	$(PY) -m spikeflow train digits --out runs/digits --overwrite
 
 test: $(STAMP)
 	# Debian packages for optional tests (skipped without them): headless Chromium (HTML report)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -54,12 +55,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
         try:
+            if getattr(args, "out", None) is not None:  # before any work: writable, no run replaced by accident
+                from .train.rundir import prepare_run_dir
+
+                prepare_run_dir(args.out, resume=bool(getattr(args, "resume", False)),
+                                overwrite=bool(getattr(args, "overwrite", False)))
             metrics = TASKS[args.task].run(args)
         except (ValueError, TypeError, FileNotFoundError) as err:
             print(f"spikeflow train {args.task}: error: {err}", file=sys.stderr)
             return 1
         summary = {k: metrics.get(k) for k in ("test_accuracy", "epochs", "seconds") if k in metrics}
-        print(json.dumps(summary))
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary line (rank 0)
+            print(json.dumps(summary))
         return 0
     if args.command == "report":
         from .analysis.run_report import write_run_report

@@ -73,7 +73,9 @@ def make_schedule(optimizer: torch.optim.Optimizer, args: argparse.Namespace,
     """(scheduler or None, "epoch" | "step") for the Trainer."""
     epochs = args.epochs
     if args.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs), "epoch"
+        from ..train.schedule import CosineSchedule
+
+        return CosineSchedule(optimizer, epochs), "epoch"  # extendable on --resume with more --epochs
     if args.schedule == "step":
         milestones = sorted({max(1, epochs // 2), max(1, (3 * epochs) // 4)})
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1), "epoch"

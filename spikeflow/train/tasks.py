@@ -66,6 +66,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, epochs: int, out: s
     parser.add_argument("--out", default=out, help=f"output folder for metrics.json, plots, checkpoint (default {out})")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a run already in OUT (by default an existing run is refused)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     # For tests: train and evaluate on the first N samples of each split only.
     parser.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
@@ -137,6 +139,9 @@ class DigitsTask:
         from ..quant.cli import add_quant_arguments
 
         add_quant_arguments(parser)
+        parser.add_argument("--distributed", action="store_true",
+                            help="data-parallel over the processes torchrun starts (gloo on CPU, nccl on GPU); "
+                                 "--batch-size is the global batch")
 
     def encoder(self, args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from .. import encoding
@@ -166,6 +171,7 @@ class DigitsTask:
     def run(self, args: argparse.Namespace) -> dict[str, Any]:
         from .. import metrics
         from ..data import digits
+        from . import distributed as sfd
         from .seed import seed_everything
         from .trainer import Trainer
 
@@ -177,11 +183,16 @@ class DigitsTask:
                 return run_digits(args, self.encoder(args))
         started = time.perf_counter()
         out_dir = Path(args.out)
+        ctx = sfd.init(device=args.device) if args.distributed else sfd.Context()
         generator = seed_everything(args.seed)
         train_set = digits("train", limit=args.limit)
         test_set = digits("test", limit=args.limit)
-        train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=generator)
-        test_loader = DataLoader(test_set, batch_size=256, shuffle=False)
+        if args.distributed:
+            train_loader = sfd.loader(train_set, args.batch_size, ctx, shuffle=True, seed=args.seed)
+            test_loader = sfd.loader(test_set, 256 * ctx.world_size, ctx, shuffle=False)
+        else:
+            train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=generator)
+            test_loader = DataLoader(test_set, batch_size=256, shuffle=False)
         num_classes = 10
         pop_classes = num_classes if args.population > 1 else None
         from ..quant.cli import make_schedule
@@ -200,8 +211,15 @@ class DigitsTask:
             seed=args.seed,
             progress=False if args.no_progress else None, info={"task": self.name, "config": config},
             tensorboard=getattr(args, "tensorboard", False),
+            distributed=args.distributed,
         )
-        result = trainer.fit(train_loader, test_loader, epochs=args.epochs, resume=args.resume)
+        try:
+            result = trainer.fit(train_loader, test_loader, epochs=args.epochs, resume=args.resume)
+        finally:
+            if args.distributed:
+                sfd.shutdown()
+        if not ctx.is_main:
+            return result
         # The raster of a few test samples, after training.
         x, y = next(iter(DataLoader(test_set, batch_size=4)))
         with torch.no_grad():

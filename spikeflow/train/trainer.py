@@ -3,9 +3,13 @@
 ``Trainer(model, optimizer, loss_fn, metric_fn, encode=...).fit(train_loader, test_loader, epochs)``
 trains for ``epochs`` epochs with a tqdm progress bar (loss and accuracy), evaluates after
 each epoch, writes ``out_dir/checkpoint.pt`` atomically every epoch and ``out_dir/metrics.json``
-at the end. ``fit(..., resume=True)`` continues from the checkpoint and reproduces the
-uninterrupted run bit for bit (model, optimizer, scheduler, every RNG and the data order are
-restored).
+at the end (keeping the previous checkpoint too). ``fit(..., resume=True)`` continues from the
+newest usable checkpoint and reproduces the uninterrupted run bit for bit (model, optimizer,
+scheduler, every RNG and the data order are restored). Resuming with more epochs re-plans a
+scheduler that has ``set_total_epochs`` (``CosineSchedule``) and refuses one whose length is
+fixed; changed options (``info["config"]``) other than those in ``RESUME_MAY_CHANGE`` are refused.
+``distributed=True`` trains under an initialized ``torch.distributed`` process group (see
+``spikeflow.train.distributed``): DDP gradients, metrics summed over ranks, files on rank 0.
 """
 
 from __future__ import annotations
@@ -21,7 +25,16 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import CHECKPOINT_NAME, METRICS_NAME, load_checkpoint, save_checkpoint, write_json
+from . import distributed as sfd
+from .checkpoint import (
+    CHECKPOINT_NAME,
+    METRICS_NAME,
+    load_latest_checkpoint,
+    remove_stale_temp_files,
+    save_checkpoint,
+    write_json,
+)
+from .rundir import check_out_dir
 from .seed import get_rng_state, seed_everything, set_rng_state
 
 logger = logging.getLogger("spikeflow.train")
@@ -31,6 +44,13 @@ LossFn = Callable[[Tensor, Tensor], Tensor]
 MetricFn = Callable[[Tensor, Tensor], Any]
 EncodeFn = Callable[[Tensor], Tensor]
 EpochHook = Callable[[dict[str, Any]], None]
+
+#: Keys a training checkpoint must hold.
+REQUIRED_KEYS = ("epoch", "model", "optimizer", "rng")
+#: Options that may differ between a run and its resumption (everything else must match).
+RESUME_MAY_CHANGE = frozenset({"epochs", "resume", "overwrite", "no_progress", "out", "device", "limit_batches"})
+#: Scheduler state entries that fix a schedule's length (such a scheduler cannot be extended).
+_LENGTH_KEYS = ("T_max", "total_iters", "total_steps")
 
 
 def _identity(x: Tensor) -> Tensor:
@@ -45,10 +65,10 @@ def _model_output(result: Any) -> Tensor:
     return out
 
 
-def _progress_enabled(progress: bool | None) -> bool | None:
-    """tqdm's ``disable`` flag: off under CI, automatic (TTY only) when progress is None."""
+def _progress_disabled(progress: bool | None) -> bool:
+    """tqdm's ``disable`` flag. progress=None: a bar only when stderr is a terminal and CI is unset."""
     if progress is None:
-        return True if os.environ.get("CI") else None
+        return bool(os.environ.get("CI")) or not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
     return not progress
 
 
@@ -69,7 +89,11 @@ class Trainer:
     on_epoch_end: called with each epoch's record (a logging hook).
     tensorboard: also log to TensorBoard in out_dir/tensorboard (only if it is installed): every
                 epoch record as scalars, per-neuron firing-rate histograms of each neuron layer.
-    info:       extra entries for metrics.json (task name, configuration, ...).
+    info:       extra entries for metrics.json (task name, ``config``: the options, checked on resume).
+    distributed: train under the initialized torch.distributed process group: the model is
+                wrapped in DDP (``spikeflow.train.distributed.wrap``), the loaders must give each
+                rank its share (``distributed.loader``), metrics are summed over ranks and only
+                rank 0 logs and writes files.
 
     Seed before building the model too (``seed_everything``): ``fit`` reseeds every RNG, but
     the initial weights were drawn earlier.
@@ -93,6 +117,7 @@ class Trainer:
         on_epoch_end: EpochHook | None = None,
         tensorboard: bool = False,
         info: dict[str, Any] | None = None,
+        distributed: bool = False,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
@@ -109,7 +134,20 @@ class Trainer:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
         self.device = torch.device(device)
-        self.model = model.to(self.device)
+        self.distributed = bool(distributed)
+        if self.distributed:
+            if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+                raise ValueError("distributed: no process group; call spikeflow.train.distributed.init() "
+                                 "(under torchrun) before building the Trainer")
+            import dataclasses
+
+            self.ctx = dataclasses.replace(sfd.context(), device=self.device)
+            self.net = sfd.wrap(model, self.ctx)
+            self.model = sfd.unwrap(self.net)
+        else:
+            self.ctx = sfd.Context(device=self.device)
+            self.model = model.to(self.device)
+            self.net = self.model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.metric_fn = metric_fn
@@ -126,6 +164,12 @@ class Trainer:
         self.tensorboard = tensorboard
         self.info = dict(info or {})
         self.history: list[dict[str, Any]] = []
+        self.plan: list[dict[str, int]] = []  # [{"from_epoch", "epochs"}]: the planned length, per segment
+
+    @property
+    def is_main(self) -> bool:
+        """True on the process that logs and writes files (rank 0)."""
+        return self.ctx.is_main
 
     # -- paths --------------------------------------------------------------------------
     @property
@@ -156,7 +200,7 @@ class Trainer:
             raise ValueError(
                 f"encode: expected spikes [T, B, ...] with B={x.shape[0]} for {where}, got shape {tuple(spikes.shape)}"
             )
-        out = _model_output(self.model(spikes))
+        out = _model_output(self.net(spikes))
         loss = self.loss_fn(out, y)
         if not isinstance(loss, Tensor) or loss.numel() != 1:
             raise TypeError(f"loss_fn: expected a scalar Tensor, got {loss!r}")
@@ -178,8 +222,9 @@ class Trainer:
         self.model.train()
         total_loss, total_correct, count = 0.0, 0.0, 0
         total = len(loader) if hasattr(loader, "__len__") else None  # type: ignore[arg-type]
-        bar = tqdm(loader, total=total, desc=f"epoch {epoch}", leave=False, disable=_progress_enabled(self.progress),
-                   file=sys.stderr, dynamic_ncols=True)
+        disable = _progress_disabled(self.progress) or not self.is_main
+        bar = tqdm(loader, total=total, desc=f"epoch {epoch}", leave=False, disable=disable, file=sys.stderr,
+                   dynamic_ncols=True)
         for i, batch in enumerate(bar):
             where = f"batch {i} of epoch {epoch}"
             x, y = self._split(batch, where)
@@ -198,6 +243,9 @@ class Trainer:
             count += n
             bar.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{total_correct / count:.3f}")
         bar.close()
+        if self.distributed:
+            total_loss, total_correct, count_f = sfd.all_reduce_sum([total_loss, total_correct, count])
+            count = int(count_f)
         if count == 0:
             raise ValueError(f"train_loader: yielded no batches in epoch {epoch}")
         return {"loss": total_loss / count, "accuracy": total_correct / count}
@@ -215,6 +263,9 @@ class Trainer:
             total_loss += float(loss) * n
             total_correct += self._metric(out, y) * n
             count += n
+        if self.distributed:
+            total_loss, total_correct, count_f = sfd.all_reduce_sum([total_loss, total_correct, count])
+            count = int(count_f)
         if count == 0:
             raise ValueError("test_loader: yielded no batches")
         return {"loss": total_loss / count, "accuracy": total_correct / count}
@@ -224,15 +275,22 @@ class Trainer:
         self, epoch: int, generator: torch.Generator | None, seconds: float,
         test_generator: torch.Generator | None = None,
     ) -> dict[str, Any]:
-        """Everything needed to continue bit-identically after ``epoch``."""
+        """Everything needed to continue bit-identically after ``epoch`` (call it on every rank)."""
+        rng = get_rng_state(generator)
         return {
+            "format": "spikeflow.train",
             "epoch": epoch,
+            "planned_epochs": self.plan[-1]["epochs"] if self.plan else epoch,
+            "plan": [dict(p) for p in self.plan],
+            "config": self.info.get("config"),
+            "world_size": self.ctx.world_size,
+            "rng_ranks": sfd.all_gather_object(rng) if self.distributed else None,
             "seconds": seconds,
             "seed": self.seed,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "rng": get_rng_state(generator),
+            "rng": rng,
             "test_generator": None if test_generator is None else test_generator.get_state(),
             "history": [dict(h) for h in self.history],
         }
@@ -245,10 +303,40 @@ class Trainer:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         if self.scheduler is not None and checkpoint.get("scheduler") is not None:
             self.scheduler.load_state_dict(checkpoint["scheduler"])
-        set_rng_state(checkpoint["rng"], generator)
+        ranks = checkpoint.get("rng_ranks")
+        set_rng_state(ranks[self.ctx.rank] if self.distributed and ranks else checkpoint["rng"], generator)
         if test_generator is not None and checkpoint.get("test_generator") is not None:
             test_generator.set_state(checkpoint["test_generator"])
         self.history = [dict(h) for h in checkpoint.get("history", [])]
+        self.plan = [dict(p) for p in checkpoint.get("plan") or []]
+
+    def _check_resume(self, checkpoint: dict[str, Any], source: Path, epochs: int) -> None:
+        """Refuse a resumption that cannot continue the checkpoint's run faithfully."""
+        done = int(checkpoint["epoch"])
+        if epochs < done:
+            raise ValueError(f"epochs: {source} already holds {done} trained epochs; epochs={epochs} is fewer "
+                             f"(ask for at least {done}, or start a new run)")
+        world = int(checkpoint.get("world_size", 1))
+        if world != self.ctx.world_size:
+            raise ValueError(f"resume: {source} was written by {world} process(es), this run has "
+                             f"{self.ctx.world_size}; resume with the same number of processes")
+        saved, current = checkpoint.get("config"), self.info.get("config")
+        if isinstance(saved, dict) and isinstance(current, dict):
+            changed = sorted(k for k in set(saved) | set(current)
+                             if k not in RESUME_MAY_CHANGE and saved.get(k) != current.get(k))
+            if changed:
+                diff = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed)
+                raise ValueError(f"resume: options differ from the run in {source} ({diff}); resume with the "
+                                 "original options or start a new run")
+        planned = int(checkpoint.get("planned_epochs", epochs))
+        if epochs != planned and self.scheduler is not None and not hasattr(self.scheduler, "set_total_epochs"):
+            state = checkpoint.get("scheduler") or {}
+            fixed = [k for k in _LENGTH_KEYS if k in state]
+            if fixed:
+                raise ValueError(
+                    f"epochs: the run in {source} planned its {type(self.scheduler).__name__} for {planned} epochs "
+                    f"({fixed[0]}={state[fixed[0]]}) and it cannot be extended to {epochs}; use "
+                    "spikeflow.train.CosineSchedule (extendable) or keep epochs={planned}")
 
     # -- the whole run ------------------------------------------------------------------
     def fit(
@@ -269,26 +357,49 @@ class Trainer:
         generator = getattr(train_loader, "generator", None)
         test_generator = getattr(test_loader, "generator", None)
         start_epoch, seconds_before = 1, 0.0
+        if resume and self.checkpoint_path is None:
+            raise ValueError("resume: needs out_dir (where the checkpoint is), got out_dir=None")
+        if self.out_dir is not None:
+            check_out_dir(self.out_dir)  # before any training: a bad folder fails now, not at the end
+            if self.is_main:
+                remove_stale_temp_files(self.out_dir)
+            sfd.barrier()
         if resume:
             path = self.checkpoint_path
-            if path is None:
-                raise ValueError("resume: needs out_dir (where the checkpoint is), got out_dir=None")
-            if path.is_file():
-                checkpoint = load_checkpoint(path, map_location=self.device)
+            assert path is not None
+            try:
+                checkpoint, source = load_latest_checkpoint(path, map_location=self.device, required=REQUIRED_KEYS)
+            except FileNotFoundError:
+                logger.warning("resume: no checkpoint at %s, starting from scratch", path)
+                resume = False
+            else:
+                self._check_resume(checkpoint, source, epochs)
                 self.load_state_dict(checkpoint, generator, test_generator)
                 start_epoch = int(checkpoint["epoch"]) + 1
                 seconds_before = float(checkpoint.get("seconds", 0.0))
-                logger.info("resuming from %s after epoch %d", path, start_epoch - 1)
-            else:
-                logger.warning("resume: no checkpoint at %s, starting from scratch", path)
-                resume = False
+                planned = int(checkpoint.get("planned_epochs", epochs))
+                if not self.plan:
+                    self.plan = [{"from_epoch": 1, "epochs": planned}]
+                if epochs != planned:
+                    if self.scheduler is not None and hasattr(self.scheduler, "set_total_epochs"):
+                        self.scheduler.set_total_epochs(epochs)
+                    self.plan.append({"from_epoch": start_epoch, "epochs": epochs})
+                    logger.warning("resume: the run planned %d epochs, continuing to %d (schedule re-planned "
+                                   "from epoch %d)", planned, epochs, start_epoch)
+                if self.is_main:
+                    logger.info("resuming from %s after epoch %d", source, start_epoch - 1)
         if not resume:
-            seed_everything(self.seed, generator)
+            seed_everything(self.seed + self.ctx.rank, generator)
             self.history = []
+            self.plan = [{"from_epoch": 1, "epochs": epochs}]
         writer = self._tensorboard_writer()
         started = time.perf_counter()
         for epoch in range(start_epoch, epochs + 1):
             t0 = time.perf_counter()
+            sampler = getattr(train_loader, "sampler", None)
+            if sampler is not None and hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)  # DistributedSampler: a new order per epoch, the same on every rank
+            lr = float(self.optimizer.param_groups[0]["lr"])
             train = self.train_epoch(train_loader, epoch)
             test = self.evaluate(test_loader) if test_loader is not None else {}
             if self.scheduler is not None and self.scheduler_interval == "epoch":
@@ -299,20 +410,24 @@ class Trainer:
                 "train_accuracy": train["accuracy"],
                 "test_loss": test.get("loss"),
                 "test_accuracy": test.get("accuracy"),
-                "lr": float(self.optimizer.param_groups[0]["lr"]),
+                "lr": lr,
                 "seconds": time.perf_counter() - t0,
             }
             self.history.append(record)
-            self._log(record, writer)
-            if writer is not None:
-                self._log_firing_rates(writer, test_loader if test_loader is not None else train_loader, epoch)
+            if self.is_main:
+                self._log(record, writer)
+                if writer is not None:
+                    self._log_firing_rates(writer, test_loader if test_loader is not None else train_loader, epoch)
             if self.checkpoint_path is not None:
                 elapsed = seconds_before + time.perf_counter() - started
-                save_checkpoint(self.checkpoint_path, self.state_dict(epoch, generator, elapsed, test_generator))
+                state = self.state_dict(epoch, generator, elapsed, test_generator)
+                if self.is_main:
+                    save_checkpoint(self.checkpoint_path, state)
+                sfd.barrier()
         if writer is not None:
             writer.close()
         metrics = self.metrics(seconds_before + time.perf_counter() - started)
-        if self.metrics_path is not None:
+        if self.metrics_path is not None and self.is_main:
             write_json(self.metrics_path, metrics)
         return metrics
 
@@ -330,6 +445,8 @@ class Trainer:
             "epochs": len(self.history),
             "seconds": seconds,
             "seed": self.seed,
+            "plan": [dict(p) for p in self.plan],
+            "world_size": self.ctx.world_size,
             "history": [dict(h) for h in self.history],
         }
 
@@ -374,7 +491,7 @@ class Trainer:
             writer.add_scalar(f"firing_rate_mean/{name}", float(rates.mean()), epoch)
 
     def _tensorboard_writer(self) -> Any:
-        if not self.tensorboard or self.out_dir is None:
+        if not self.tensorboard or self.out_dir is None or not self.is_main:
             return None
         try:
             from torch.utils.tensorboard import SummaryWriter

@@ -74,6 +74,9 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
                   strict=True)
     for p, q in moments:
         assert torch.equal(p["exp_avg"], q["exp_avg"])
+    # fit(epochs=1) then fit(epochs=2): the plan records the extension (StepLR has no fixed length)
+    assert m_split.pop("plan") == [{"from_epoch": 1, "epochs": 1}, {"from_epoch": 2, "epochs": 2}]
+    assert m_straight.pop("plan") == [{"from_epoch": 1, "epochs": 2}]
     assert _without_time(m_straight) == _without_time(m_split)
     assert second.scheduler.last_epoch == 2
 
@@ -151,3 +154,40 @@ def test_epoch_hook_sees_every_epoch(tmp_path):
     seen = []
     make_trainer(tmp_path, on_epoch_end=seen.append).fit(make_loader(), None, epochs=2)
     assert [r["epoch"] for r in seen] == [1, 2] and all(r["test_accuracy"] is None for r in seen)
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    import io
+
+    from spikeflow.train.trainer import _progress_disabled
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr("sys.stderr", io.StringIO())  # redirected to a file or pipe
+    assert _progress_disabled(None) is True
+    monkeypatch.setattr("sys.stderr", Terminal())
+    assert _progress_disabled(None) is False and _progress_disabled(False) is True
+    monkeypatch.setenv("CI", "1")
+    assert _progress_disabled(None) is True and _progress_disabled(True) is False
+
+
+def test_a_fixed_length_scheduler_is_not_extended_silently(tmp_path):
+    seed_everything(0)
+    trainer = make_trainer(tmp_path)
+    trainer.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(trainer.optimizer, T_max=1)
+    trainer.fit(make_loader(n=16), None, epochs=1)
+    again = make_trainer(tmp_path)
+    again.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(again.optimizer, T_max=2)
+    with pytest.raises(ValueError, match=r"CosineAnnealingLR for 1 epochs \(T_max=1\).*CosineSchedule"):
+        again.fit(make_loader(n=16), None, epochs=2, resume=True)
+
+
+def test_out_dir_that_is_a_file_fails_before_training(tmp_path):
+    (tmp_path / "f").write_text("x")
+    trainer = make_trainer(tmp_path / "f")
+    with pytest.raises(ValueError, match="is a file"):
+        trainer.fit(make_loader(), None, epochs=1)
+    assert trainer.history == []

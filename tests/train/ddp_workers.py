@@ -1,0 +1,164 @@
+"""Worker functions for the 2-process DDP tests (spawned; results go to files in ``folder``)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import threading
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import Tensor, nn
+
+import spikeflow as sf
+from spikeflow.train import distributed as sfd
+
+
+def spawn_with_timeout(fn, args, nprocs: int, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    """mp.spawn, but a run that is not done within ``timeout`` seconds is killed and raises."""
+    ctx = mp.start_processes(fn, args=args, nprocs=nprocs, join=False, start_method="spawn")
+    done = threading.Event()
+    result: list[BaseException] = []
+
+    def join() -> None:
+        try:
+            while not ctx.join(timeout=1.0):
+                if done.is_set():
+                    return
+        except BaseException as err:  # noqa: BLE001 - reported below
+            result.append(err)
+        done.set()
+
+    thread = threading.Thread(target=join, daemon=True)
+    thread.start()
+    if not done.wait(timeout):
+        done.set()
+        for p in ctx.processes:
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGKILL)
+        raise TimeoutError(f"the {nprocs}-process run did not finish within {timeout} s (a hung collective?)")
+    if result:
+        raise result[0]
+
+
+STEPS, T, GLOBAL_BATCH, LR = 4, 5, 16, 0.5
+
+
+def mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return sf.Sequential(nn.Linear(12, 16), sf.Leaky(beta=0.8), nn.Linear(16, 16), sf.Synaptic(alpha=0.7, beta=0.8),
+                         nn.Linear(16, 3), sf.Leaky(beta=0.8))
+
+
+def batches() -> list[tuple[Tensor, Tensor]]:
+    g = torch.Generator().manual_seed(5)
+    return [((torch.rand(T, GLOBAL_BATCH, 12, generator=g) < 0.4).float(),
+             torch.randint(0, 3, (GLOBAL_BATCH,), generator=g)) for _ in range(STEPS)]
+
+
+def train(model: nn.Module, data: list[tuple[Tensor, Tensor]]) -> None:
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    for x, y in data:
+        out, _ = model(x)
+        loss = nn.functional.cross_entropy(out.sum(0), y)  # a batch mean: DDP's average equals it
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+class BufferLeaky(nn.Module):
+    """A neuron that keeps its membrane in a registered buffer (as snnTorch's init_hidden does)."""
+
+    def __init__(self, beta: float = 0.8) -> None:
+        super().__init__()
+        self.beta = beta
+        self.register_buffer("mem", torch.zeros(0))
+
+    def forward(self, x_t: Tensor) -> Tensor:
+        mem = x_t * 0 if self.mem.numel() == 0 else self.mem
+        mem = self.beta * mem + x_t
+        spk = (mem > 1.0).float() + mem - mem.detach()  # straight-through, enough for a forward check
+        self.mem = (mem * (1 - spk.detach())).detach()
+        return spk
+
+
+class StepNeuron(nn.Module):
+    """A spikeflow neuron driven one step at a time, its state passed in and returned."""
+
+    def __init__(self, neuron: nn.Module) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 6)
+        self.neuron = neuron
+
+    def forward(self, x_t: Tensor, state=None):  # type: ignore[no-untyped-def]
+        return self.neuron.step(self.fc(x_t) * 2.0, state)
+
+
+class BufferNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 6)
+        self.neuron = BufferLeaky()
+
+    def forward(self, x_t: Tensor, state=None):  # type: ignore[no-untyped-def]
+        return self.neuron(self.fc(x_t) * 2.0), None
+
+
+NEURONS = {
+    "Leaky": lambda: sf.Leaky(beta=0.8),
+    "IF": lambda: sf.IF(),
+    "Synaptic": lambda: sf.Synaptic(alpha=0.7, beta=0.8),
+    "AdaptiveLeaky": lambda: sf.AdaptiveLeaky(beta=0.8, rho=0.9),
+}
+
+
+def run_steps(net: nn.Module, x: Tensor) -> Tensor:
+    """Per-step forward with gradients on (what makes DDP broadcast buffers each call)."""
+    state, outs = None, []
+    for t in range(x.shape[0]):
+        out, state = net(x[t], state)
+        outs.append(out)
+    seq = torch.stack(outs)
+    seq.sum().backward()
+    return seq.detach()
+
+
+def state_locality(rank: int) -> dict[str, bool]:
+    """For each neuron: does a DDP replica (default DDP flags) give the same spikes as a local run?"""
+    g = torch.Generator().manual_seed(100 + rank)  # each rank its own input
+    x = torch.rand(8, 3, 4, generator=g) * (1.0 + rank)
+    kinds = {name: (lambda make=make: StepNeuron(make())) for name, make in NEURONS.items()}
+    kinds["BufferLeaky"] = BufferNet
+    result = {}
+    for name, build in kinds.items():
+        torch.manual_seed(1)
+        local = build()
+        torch.manual_seed(1)
+        replica = nn.parallel.DistributedDataParallel(build())  # DDP's default: buffers synced every forward
+        expected = run_steps(local, x)
+        got = run_steps(replica, x)
+        result[name] = bool(torch.equal(expected, got))
+        torch.manual_seed(1)
+        guarded = sfd.wrap(build())  # spikeflow's helper: no per-forward buffer sync
+        result[name + "+wrap"] = bool(torch.equal(expected, run_steps(guarded, x)))
+    return result
+
+
+def worker(rank: int, world: int, folder: str) -> None:
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=60))
+    try:
+        ctx = sfd.context()
+        model = sfd.wrap(mlp(), ctx)
+        share = GLOBAL_BATCH // world
+        data = [(x[:, rank * share:(rank + 1) * share], y[rank * share:(rank + 1) * share]) for x, y in batches()]
+        train(model, data)
+        result = {"state": sfd.unwrap(model).state_dict(), "locality": state_locality(rank)}
+        torch.save(result, Path(folder) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
