@@ -115,7 +115,9 @@ def _model_sections(run_dir: Path, metrics: dict[str, Any], samples: int) -> tup
 
     args = argparse.Namespace(**config)
     model = task.build_model(args)  # type: ignore[union-attr]
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    from ..train.checkpoint import load_checkpoint
+
+    state = load_checkpoint(checkpoint, map_location="cpu")  # checksum-verified, weights_only=True
     model.load_state_dict(state["model"] if isinstance(state, dict) and "model" in state else state)
     model.eval()
     dataset = task.test_data(args)  # type: ignore[union-attr]
