@@ -31,6 +31,7 @@ def test_auto_picks_cpu_for_cpu_float_tensors(model: str) -> None:
     [
         ("alpha", torch.zeros(2, 1, 3), make_options(inhibition=True)),
         ("adaptive", torch.zeros(2, 1, 3), make_options(inhibition=True)),
+        ("leaky", torch.zeros(2, 1, 3, dtype=torch.float16), make_options()),
         ("rleaky", torch.zeros(2, 1, 3), make_options(inhibition=True)),
         ("leaky", torch.zeros(2, 1, 3, dtype=torch.bfloat16), make_options()),
     ],

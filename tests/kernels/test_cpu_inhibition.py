@@ -213,7 +213,7 @@ def test_inhibition_module_cpu_equals_reference(cls: str) -> None:
 
 def test_inhibition_supports() -> None:
     x = torch.zeros(2, 2, 3)
-    cpu = kernels.BACKENDS["cpu"]
     for model in MODELS:
-        assert cpu.supports(model, x, make_options(inhibition=True))
-    assert not cpu.supports("alpha", x, make_options("zero", True, inhibition=True))
+        assert kernels.resolve("cpu", model, x, make_options(inhibition=True)) == "cpu"
+    with pytest.raises(kernels.NoKernelError, match="numba_wta: model 'alpha'"):
+        kernels.resolve("cpu", "alpha", x, make_options("zero", True, inhibition=True))
