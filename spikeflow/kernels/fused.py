@@ -171,9 +171,10 @@ def run_scan(call: KernelCall, driver: Driver) -> tuple[Tensor, Any]:
     return out, spec.state(*fo)
 
 
-def flat_rows(tensors: list[Tensor], fshape: torch.Size, m: int, dtype: torch.dtype, extra: int = 0) -> Tensor:
-    """Stack scalars / per-neuron / per-sample tensors expanded to [len + extra, M]."""
-    out = torch.zeros((len(tensors) + extra, m), dtype=dtype)
+def flat_rows(tensors: list[Tensor], fshape: torch.Size, m: int, dtype: torch.dtype,
+              device: torch.device | str = "cpu") -> Tensor:
+    """Stack scalars / per-neuron / per-sample tensors expanded to [len, M]."""
+    out = torch.zeros((len(tensors), m), dtype=dtype, device=device)
     for i, t in enumerate(tensors):
         out[i] = t.detach().expand(fshape).reshape(m)
     return out

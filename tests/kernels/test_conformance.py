@@ -10,18 +10,16 @@ registered model or kernel is picked up without a new test file.
 from __future__ import annotations
 
 import itertools
-import os
 from typing import Any
 
 import pytest
 import torch
+from surrogate_cases import SURROGATES  # noqa: E402
 
 from spikeflow import kernels
 from spikeflow.dynamics import MODELS, make_options
 from spikeflow.kernels.call import KernelCall
 from spikeflow.kernels.registry import KERNELS, Reference
-
-from surrogate_cases import SURROGATES  # noqa: E402
 
 T, B, N = 12, 3, 5
 # (model, parameter) or parameter -> (low, high) of the random draw; decays default to (0.3, 0.95)
@@ -82,6 +80,13 @@ def _run(backend: Any, model: str, x: torch.Tensor, state: Any, params: dict[str
     loss = (out * w).sum() + sum((f * f).sum() for f in st)
     leaves = [x, *state, *(p for p in params.values() if p.requires_grad)]
     return out, st, torch.autograd.grad(loss, leaves, allow_unused=True)
+
+
+@pytest.fixture(autouse=True)
+def _triton_interpreted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without CUDA the Triton kernels run in the interpreter on CPU tensors."""
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("TRITON_INTERPRET", "1")
 
 
 @pytest.fixture(params=["one chunk", "tiny chunks"])
@@ -186,7 +191,6 @@ def test_double_backward_is_routed_not_a_crash() -> None:
         torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") == "1", reason="checks the cpu backend's reasons")
 def test_explicit_backend_lists_every_reason() -> None:
     x = torch.zeros(2, 1, 3, dtype=torch.bfloat16)
     with pytest.raises(kernels.NoKernelError) as err:
@@ -194,3 +198,23 @@ def test_explicit_backend_lists_every_reason() -> None:
                     make_options(), backend="cpu")
     msg = str(err.value)
     assert "numba_scan" in msg and "dtype torch.bfloat16" in msg and "numba_wta" in msg
+
+
+@pytest.mark.parametrize("model,kw", [("leaky", {"inhibition": True}), ("rleaky", {})])
+def test_double_backward_of_driver_variants_is_routed_to_the_reference(model: str, kw: dict[str, Any]) -> None:
+    """Winner-take-all and recurrent kernels have no differentiable backward: the registry routes
+    create_graph=True to the reference; a plain backward still runs the fused kernel's."""
+    x, state, params = make_case(model, False, 6)
+    if model == "rleaky":
+        params.update(weight=None, bias=None, v_scale=torch.tensor(0.5, dtype=torch.float64, requires_grad=True))
+    opts = make_options("subtract", True, **kw)
+    assert kernels.resolve("auto", model, x, opts) == "cpu"
+    res = []
+    for backend in ("reference", "cpu"):
+        out, st = kernels.run(model, x, state, params, opts, backend=backend)
+        (gx,) = torch.autograd.grad((out * torch.linspace(-1, 1, out.shape[-1], dtype=out.dtype)).sum()
+                                    + (st.v ** 2).sum(), x, create_graph=True)
+        (hx,) = torch.autograd.grad((gx ** 2).sum(), x)
+        res.append((gx, hx))
+    for a, b in zip(*res, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-9)

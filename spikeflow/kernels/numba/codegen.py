@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
+import importlib
 import inspect
-import os
 import sys
-import tempfile
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
 import numba
 
 from ...dynamics.spec import ModelSpec
+from ..codegen import NUMBA_H, _indent, adjoint_lines, cache_dir, fire_lines, load_module
 
 _FWD = """
 def {name}(x, st0, prm, fl, iv, s, trc, ckpt, fin):
@@ -148,43 +146,20 @@ from numba import prange
 '''
 
 
-def _indent(lines: list[str], n: int) -> str:
-    return "\n".join(" " * n + line for line in lines)
-
-
 def driver_source(spec: ModelSpec, formula: str | None, pg: bool) -> str:
     """Source of the forward and backward drivers of ``spec`` (parallel and serial)."""
     fields, carried, P = spec.fields, spec.carried, spec.kernel_params
-    F, mem, spk = len(fields), spec.membrane, spec.spike_field
-    fi = {f: i for i, f in enumerate(fields)}
+    F = len(fields)
     row_state = ", ".join(f"st_{f}[k]" for f in fields)
     row_params = ", ".join(f"p_{p}[k]" for p in P)
     row_out = ", ".join(["u", "b", *(f"c_{f}" for f in carried)])
-
-    def fire_lines(target: str, out: str | None) -> list[str]:
-        """After the row: firing, the same-step reset, the new state in ``target``_<field>."""
-        lines = [f"{target}_{f}[k] = c_{f}" for f in carried]
-        if spec.spiking:
-            lines += ["sp = one if u - b > 0 else zero"]
-            if out:
-                lines += [f"{out}[k] = sp"]
-            if spec.same_step_reset:
-                lines += ["vn = u - ss * sp * b", f"{target}_{mem}[k] = vn * (one - sz * sp)"]
-            else:
-                lines += [f"{target}_{mem}[k] = u"]
-            if spk:
-                lines += [f"{target}_{spk}[k] = sp"]
-            lines += ["rr[k] = sp"]
-        else:
-            lines += [f"{target}_{mem}[k] = u"] + ([f"{out}[k] = u"] if out else [])
-        return lines
 
     fwd = dict(
         F=F, row_out=row_out, row_state=row_state, row_params=row_params,
         load=_indent([f"st_{f} = st0[{i}, lo:hi].copy()" for i, f in enumerate(fields)]
                      + [f"p_{p} = prm[{i}, lo:hi]" for i, p in enumerate(P)], 8),
         save_ckpt=_indent([f"ckpt[t // L, {i}, lo:hi] = st_{f}" for i, f in enumerate(fields)], 16),
-        fire=_indent(fire_lines("st", "ot"), 16),
+        fire=_indent(fire_lines(spec, "st", "ot", "[k]", NUMBA_H), 16),
         save_trace=_indent([f"trc[{i}, t, lo:hi] = st_{f}" for i, f in enumerate(fields)], 16),
         save_fin=_indent([f"fin[{i}, lo:hi] = st_{f}" for i, f in enumerate(fields)], 8),
     )
@@ -192,20 +167,8 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool) -> str:
     NS = 3 + F
     vjp_in = ", ".join(["du", "db", *(f"(lam_{f}[k] + gtr_{f}[k])" for f in carried)])
     vjp_out = ", ".join(["d_in", *(f"d_{f}" for f in fields), "d_reset", *(f"d_p_{p}" for p in P)])
-    if spec.spiking:
-        gsp = "gst[k] + lam_r[k]" + (f" + lam_{spk}[k] + gtr_{spk}[k]" if spk else "")
-        sg = f"_sgf(sh, sp, {', '.join(f'sgc[{i}]' for i in range(_n_consts(formula)))})" if formula else "sgt[k]"
-        adjoint = [
-            f"gv = lam_{mem}[k] + gtr_{mem}[k]",
-            "sh = u - b",
-            "sp = one if sh > 0 else zero",
-            f"gsp = {gsp} - nd * (ss * (gv * b) + sz * (gv * u))",
-            f"g = gsp * {sg}",
-            "du = gv - sz * (gv * sp) + g",
-            "db = -(ss * (gv * sp)) - g",
-        ]
-    else:
-        adjoint = [f"du = lam_{mem}[k] + gtr_{mem}[k] + gst[k]", "db = du - du"]
+    sg = f"_sgf(sh, sp, {', '.join(f'sgc[{i}]' for i in range(_n_consts(formula)))})" if formula else "sgt[k]"
+    adjoint = adjoint_lines(spec, "[k]", NUMBA_H, sg)
     bwd = dict(
         F=F, NS=NS, row_out=row_out, row_state=row_state, row_params=row_params, vjp_in=vjp_in, vjp_out=vjp_out,
         load=_indent([f"p_{p} = prm[{i}, lo:hi]" for i, p in enumerate(P)]
@@ -214,10 +177,10 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool) -> str:
         load_acc=_indent([f"acc_{p} = dprm[{i}, lo:hi].copy()" for i, p in enumerate(P)] if pg else [], 8),
         load_ckpt=_indent([f"st_{f}[:] = ckpt[c, {i}, lo:hi]" for i, f in enumerate(fields)], 12),
         scratch_rows=_indent([f"s_{f} = sc[t - t0, {3 + i}]" for i, f in enumerate(fields)], 16),
-        refire=_indent(fire_lines("st", None), 20),
+        refire=_indent(fire_lines(spec, "st", None, "[k]", NUMBA_H), 20),
         store_scratch=_indent([f"s_{f}[:] = st_{f}" for f in fields], 16),
-        prev_rows=_indent([f"pv_{f} = sc[j - 1, {3 + i}] if j > 0 else ckpt[c, {i}, lo:hi]" for i, f in enumerate(fields)],
-                          16),
+        prev_rows=_indent([f"pv_{f} = sc[j - 1, {3 + i}] if j > 0 else ckpt[c, {i}, lo:hi]"
+                           for i, f in enumerate(fields)], 16),
         gtr_rows=_indent([f"gtr_{f} = gtr[{i}, tt, lo:hi]" for i, f in enumerate(fields)], 16),
         prev_state=", ".join(f"pv_{f}[k]" for f in fields),
         adjoint=_indent(adjoint, 20),
@@ -257,22 +220,6 @@ def _source_of(fn: Callable[..., Any]) -> str:
         return repr(fn.__code__.co_code)
 
 
-def cache_dir() -> Path | None:
-    """Where generated drivers (and numba's cache of them) live: $SPIKEFLOW_CACHE_DIR or
-    ~/.cache/spikeflow/kernels; None when neither can be written."""
-    for root in (os.environ.get("SPIKEFLOW_CACHE_DIR"), os.path.join(Path.home(), ".cache", "spikeflow", "kernels"),
-                 os.path.join(tempfile.gettempdir(), f"spikeflow-kernels-{os.getuid()}")):
-        if not root:
-            continue
-        try:
-            Path(root).mkdir(parents=True, exist_ok=True)
-            if os.access(root, os.W_OK):
-                return Path(root)
-        except OSError:
-            continue
-    return None
-
-
 @functools.lru_cache(maxsize=None)
 def drivers(spec: ModelSpec, formula: Callable[..., Any] | None, n_consts: int, pg: bool) -> ModuleType:
     """The compiled drivers of ``spec`` (module with forward_par/ser, backward_par/ser)."""
@@ -289,18 +236,7 @@ def drivers(spec: ModelSpec, formula: Callable[..., Any] | None, n_consts: int, 
         imports = [f"from {n.split(':')[0]} import {n.split(':')[1]} as {k}_py" for k, n in names.items()]
         jit = [f"{k} = numba.njit(nogil=True, error_model='numpy')({k}_py)" for k in links]
         text = "\n".join([_HEADER.format(model=spec.name), *imports, *jit, "CACHE = True", body])
-        path = root / f"sf_{spec.name}_{digest}.py"
-        if not path.exists():
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(text)
-            os.replace(tmp, path)
-        mod_name = f"spikeflow_generated_{spec.name}_{digest}"
-        loader = importlib.util.spec_from_file_location(mod_name, path)
-        assert loader is not None and loader.loader is not None
-        module = importlib.util.module_from_spec(loader)
-        sys.modules[mod_name] = module
-        loader.loader.exec_module(module)
-        return module
+        return load_module(root, f"sf_{spec.name}_{digest}", text)
     module = ModuleType(f"spikeflow_generated_{spec.name}_{digest}")
     ns = module.__dict__
     ns.update({"numba": numba, "np": __import__("numpy"), "prange": numba.prange, "CACHE": False})

@@ -33,7 +33,8 @@ def _scratch_steps(blk: int, rows: int) -> int:
 class NumbaDriver:
     """Forward / backward of FusedScan on CPU tensors (float32 / float64)."""
 
-    def forward(self, plan: Plan, x: Tensor, fields: list[Tensor], kp: list[Tensor]) -> tuple[Tensor, list[Tensor], Any]:
+    def forward(self, plan: Plan, x: Tensor, fields: list[Tensor], kp: list[Tensor]
+                ) -> tuple[Tensor, list[Tensor], Any]:
         spec, cfg = plan.spec, plan.cfg
         T, fshape, m = numel_steps(x)
         F, dt = len(spec.fields), x.dtype
