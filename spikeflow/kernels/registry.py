@@ -25,14 +25,6 @@ class NoKernelError(ValueError):
     """No kernel of the requested backend runs the call; the message lists every reason."""
 
 
-def _numba_missing() -> str | None:
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return "numba is not installed"
-    return None
-
-
 class Kernel:
     """Base: declarations checked generically; subclasses add their own reasons and ``run``."""
 
@@ -44,7 +36,8 @@ class Kernel:
     INHIBITION: ClassVar[bool | None] = False  # True: only winner-take-all calls; None: both
     UNDER_COMPILE: ClassVar[bool] = False  # runs while torch.compile traces
     FUSED_ROWS: ClassVar[bool] = False  # needs the model's declared rows
-    DOUBLE_BACKWARD: ClassVar[str] = "native"  # "native" | "rows" (recomputed on tensors from the rows)
+    DOUBLE_BACKWARD: ClassVar[str] = "native"  # "native" | "rows" (recomputed on tensors from the rows) | "none"
+    NEEDS_NUMBA: ClassVar[bool] = False
 
     def models(self) -> frozenset[str]:
         if self.MODELS is not None:
@@ -65,6 +58,8 @@ class Kernel:
             reasons.append("winner-take-all inhibition is " + ("required" if self.INHIBITION else "not supported"))
         if not self.UNDER_COMPILE and torch.compiler.is_compiling():
             reasons.append("torch.compile is tracing (compiled kernels cannot be traced)")
+        if self.NEEDS_NUMBA and importlib.util.find_spec("numba") is None:
+            reasons.append("numba is not installed")
         return reasons
 
     def run(self, call: KernelCall) -> tuple[Tensor, Any]:
@@ -87,15 +82,9 @@ class NumbaScan(Kernel):
     """Every model with declared rows, compiled from them (``kernels.numba``)."""
 
     NAME, BACKEND = "numba_scan", "cpu"
-    DEVICES, DTYPES = frozenset({"cpu"}), _FLOATS
+    DEVICES, DTYPES, NEEDS_NUMBA = frozenset({"cpu"}), _FLOATS, True
     FUSED_ROWS = True
     DOUBLE_BACKWARD = "rows"
-
-    def not_supported_reasons(self, call: KernelCall) -> list[str]:
-        reasons = super().not_supported_reasons(call)
-        if (missing := _numba_missing()) is not None:
-            reasons.append(missing)
-        return reasons
 
     def run(self, call: KernelCall) -> tuple[Tensor, Any]:
         from .fused import run_scan
@@ -109,15 +98,9 @@ class NumbaWTA(Kernel):
 
     NAME, BACKEND = "numba_wta", "cpu"
     MODELS = frozenset({"leaky", "lapicque", "synaptic"})
-    DEVICES, DTYPES = frozenset({"cpu"}), _FLOATS
+    DEVICES, DTYPES, NEEDS_NUMBA = frozenset({"cpu"}), _FLOATS, True
     INHIBITION = True
     DOUBLE_BACKWARD = "none"
-
-    def not_supported_reasons(self, call: KernelCall) -> list[str]:
-        reasons = super().not_supported_reasons(call)
-        if (missing := _numba_missing()) is not None:
-            reasons.append(missing)
-        return reasons
 
     def run(self, call: KernelCall) -> tuple[Tensor, Any]:
         from . import cpu_inhibition
@@ -130,13 +113,11 @@ class NumbaRecurrent(Kernel):
 
     NAME, BACKEND = "numba_recurrent", "cpu"
     MODELS = frozenset({"rleaky", "rsynaptic"})
-    DEVICES, DTYPES = frozenset({"cpu"}), _FLOATS
+    DEVICES, DTYPES, NEEDS_NUMBA = frozenset({"cpu"}), _FLOATS, True
     DOUBLE_BACKWARD = "none"
 
     def not_supported_reasons(self, call: KernelCall) -> list[str]:
         reasons = super().not_supported_reasons(call)
-        if (missing := _numba_missing()) is not None:
-            reasons.append(missing)
         if not reasons and call.params:
             from .cpu_recurrent import unfusable_reasons
 

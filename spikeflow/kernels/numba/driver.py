@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from .._cpu_util import CHUNK_ELEMS, KERNEL_LOCK, big_buffer, heaviside, kernel_threads, span
-from ..fused import Plan, flat_rows, numel_steps
+from ..fused import Plan, flat_rows, incoming, initial_reset, numel_steps
 from .codegen import drivers
 
 
@@ -38,8 +38,6 @@ class NumbaDriver:
         spec, cfg = plan.spec, plan.cfg
         T, fshape, m = numel_steps(x)
         F, dt = len(spec.fields), x.dtype
-        from ..fused import initial_reset
-
         xs = x.detach().reshape(T, m).contiguous()
         st0 = flat_rows([*fields, initial_reset(spec, cfg, fields, kp)], fshape, m, dt)
         prm = flat_rows(kp, fshape, m, dt)
@@ -73,26 +71,7 @@ class NumbaDriver:
         F, P, dt = len(spec.fields), len(spec.kernel_params), x.dtype
         xs = x.detach().reshape(T, m).contiguous()
         prm = flat_rows(kp, fshape, m, dt)
-        shared = 0
-        if gout is None:
-            gs, shared = torch.zeros((1, m), dtype=dt), 1
-        else:
-            gs = gout.detach().reshape(T, m)
-            if T > 1 and gs.stride(0) == 0:  # the same gradient at every step (e.g. a loss on counts)
-                gs, shared = gs[:1], 1
-            gs = gs.contiguous()
-        lam = torch.zeros((F + 1, m), dtype=dt)
-        if cfg.record and any(g is not None for g in gfields):
-            gtr = torch.zeros((F, T, m), dtype=dt)
-            for i, g in enumerate(gfields):
-                if g is not None:
-                    gtr[i] = g.detach().reshape(T, m)
-        else:
-            gtr = torch.zeros((F, 1, m), dtype=dt)
-            if not cfg.record:
-                for i, g in enumerate(gfields):
-                    if g is not None:
-                        lam[i] = g.detach().reshape(m)
+        gs, shared, lam, gtr, has_gtr = incoming(plan, gout, gfields, x)
         dprm = torch.zeros((P, m), dtype=dt)
         dx = big_buffer((T, m), dt)
         formula = _formula(cfg.surrogate) if spec.spiking else None
@@ -107,7 +86,7 @@ class NumbaDriver:
             bwd = mod.backward_par if threads > 1 else mod.backward_ser
             args = [xs.numpy(), ckpt.numpy(), prm.numpy(), fl]
             tail = [gs.numpy(), gtr.numpy(), lam.numpy(), dprm.numpy(), dx.numpy()]
-            gtr_on = int(gtr.shape[1] == T and cfg.record)
+            gtr_on = int(has_gtr)
             if formula is not None or not spec.spiking:
                 consts = tuple(type(one)(c) for c in formula[1]) if formula is not None else (one,)
                 iv = np.array([L, blk, 0, 0, C, 0, shared, gtr_on], dtype=np.int64)

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..fused import Plan, flat_rows, initial_reset, numel_steps
+from ..fused import Plan, flat_rows, incoming, initial_reset, numel_steps
 from .codegen import drivers
 
 GPU_BLOCK, GPU_WARPS = 128, 4  # neurons per program on the GPU: many programs, one neuron per thread
@@ -61,19 +61,8 @@ class TritonDriver:
         F, P, dt, dev = len(spec.fields), len(spec.kernel_params), x.dtype, x.device
         xs = x.detach().reshape(T, m).contiguous()
         prm = flat_rows(kp, fshape, m, dt, device=dev)
-        if gout is None:
-            gs, gs_t = torch.zeros((1, m), dtype=dt, device=dev), 0
-        else:
-            gs, gs_t = gout.detach().reshape(T, m).contiguous(), 1
-        lam = torch.zeros((F + 1, m), dtype=dt, device=dev)
-        has_gtr = cfg.record and any(g is not None for g in gfields)
-        gtr = torch.zeros((F, T, m) if has_gtr else (1,), dtype=dt, device=dev)
-        for i, g in enumerate(gfields):
-            if g is not None:
-                if cfg.record:
-                    gtr[i] = g.detach().reshape(T, m)
-                else:
-                    lam[i] = g.detach().reshape(m)
+        gs, shared, lam, gtr, has_gtr = incoming(plan, gout, gfields, x)
+        gs_t = 1 - shared
         dprm = torch.zeros((P, m), dtype=dt, device=dev)
         dx = torch.empty((T, m), dtype=dt, device=dev)
         sc = torch.empty((L, 3 + F, m), dtype=dt, device=dev)
