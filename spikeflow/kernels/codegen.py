@@ -25,36 +25,48 @@ def _h(h: str, x: str) -> str:
     return h.format(x=x, x0=x.split(" ")[0])
 
 
-def fire_lines(spec: ModelSpec, target: str, out: str | None, ix: str, h: str) -> list[str]:
+def fire_lines(spec: ModelSpec, target: str, out: str | None, ix: str, h: str, wta: bool = False) -> list[str]:
     """After the row (u, b, c_<carried>): firing, the same-step reset, the new state in
-    ``target``_<field>``ix``, the reset signal rr for the next step, and the output."""
+    ``target``_<field>``ix``, the reset signal rr for the next step, and the output. With
+    ``wta`` only the sample's winner (k == kb) spikes; rr is then the crossing H(u - b) (the
+    delayed reset sees every crossing) unless the model keeps its spike in a state field."""
     mem, spk = spec.membrane, spec.spike_field
     lines = [f"{target}_{f}{ix} = c_{f}" for f in spec.carried]
-    if spec.spiking:
-        lines += [f"sp = {_h(h, 'u - b')}"] + ([f"{out}{ix} = sp"] if out else [])
-        if spec.same_step_reset:
-            lines += ["vn = u - ss * sp * b", f"{target}_{mem}{ix} = vn * (one - sz * sp)"]
-        else:
-            lines += [f"{target}_{mem}{ix} = u"]
-        lines += ([f"{target}_{spk}{ix} = sp"] if spk else []) + [f"rr{ix} = sp"]
+    if not spec.spiking:
+        return lines + [f"{target}_{mem}{ix} = u"] + ([f"{out}{ix} = u"] if out else [])
+    if wta:
+        lines += [f"cr = {_h(h, 'u - b')}", "sp = cr if k == kb else zero"]
     else:
-        lines += [f"{target}_{mem}{ix} = u"] + ([f"{out}{ix} = u"] if out else [])
-    return lines
+        lines += [f"sp = {_h(h, 'u - b')}"]
+    lines += [f"{out}{ix} = sp"] if out else []
+    if spec.same_step_reset:
+        lines += ["vn = u - ss * sp * b", f"{target}_{mem}{ix} = vn * (one - sz * sp)"]
+    else:
+        lines += [f"{target}_{mem}{ix} = u"]
+    return lines + ([f"{target}_{spk}{ix} = sp"] if spk else []) + [f"rr{ix} = {'cr' if wta and not spk else 'sp'}"]
 
 
-def adjoint_lines(spec: ModelSpec, ix: str, h: str, sg: str) -> list[str]:
+def adjoint_lines(spec: ModelSpec, ix: str, h: str, sg: str, win: str | None = None) -> list[str]:
     """dL/du and dL/db of a step from the adjoints after it (lam_*, gtr_*, gst, lam_r): the
-    output, the spike's surrogate ``sg``, the same-step reset (not detached: nd = 1)."""
+    output, the spike's surrogate ``sg``, the same-step reset (not detached: nd = 1). ``win``:
+    the winner-take-all mask of the step (the output spike is H(u - b) win)."""
     mem, spk = spec.membrane, spec.spike_field
     if not spec.spiking:
         return [f"du = lam_{mem}{ix} + gtr_{mem}{ix} + gst{ix}", "db = du - du"]
     gsp = f"gst{ix} + lam_r{ix}" + (f" + lam_{spk}{ix} + gtr_{spk}{ix}" if spk else "")
+    if win is None:
+        spike, grad = [f"cr = {_h(h, 'sh')}", "sp = cr"], f"g = gsp * {sg}"
+    else:  # through the masked spike: gm; the reset signal: lam_r (masked too when kept as the spike field)
+        gm = f"gst{ix}" + (f" + lam_{spk}{ix} + gtr_{spk}{ix}" if spk else "")
+        gsp = f"{gm} + lam_r{ix}" if spk else gm
+        spike = [f"cr = {_h(h, 'sh')}", f"sp = cr * {win}"]
+        grad = f"g = gsp * {win} * {sg}" if spk else f"g = (gsp * {win} + lam_r{ix}) * {sg}"
     return [
         f"gv = lam_{mem}{ix} + gtr_{mem}{ix}",
         "sh = u - b",
-        f"sp = {_h(h, 'sh')}",
+        *spike,
         f"gsp = {gsp} - nd * (ss * (gv * b) + sz * (gv * u))",
-        f"g = gsp * {sg}",
+        grad,
         "du = gv - sz * (gv * sp) + g",
         "db = -(ss * (gv * sp)) - g",
     ]

@@ -79,9 +79,11 @@ class Reference(Kernel):
 
 
 class NumbaScan(Kernel):
-    """Every model with declared rows, compiled from them (``kernels.numba``)."""
+    """Every model with declared rows, compiled from them (``kernels.numba``); winner-take-all
+    inhibition is a variant of the same generated driver."""
 
     NAME, BACKEND = "numba_scan", "cpu"
+    INHIBITION = None
     DEVICES, DTYPES, NEEDS_NUMBA = frozenset({"cpu"}), _FLOATS, True
     FUSED_ROWS = True
     DOUBLE_BACKWARD = "rows"
@@ -91,21 +93,6 @@ class NumbaScan(Kernel):
         from .numba.driver import DRIVER
 
         return run_scan(call, DRIVER)
-
-
-class NumbaWTA(Kernel):
-    """Winner-take-all coupling of a sample's neurons (leaky, lapicque, synaptic)."""
-
-    NAME, BACKEND = "numba_wta", "cpu"
-    MODELS = frozenset({"leaky", "lapicque", "synaptic"})
-    DEVICES, DTYPES, NEEDS_NUMBA = frozenset({"cpu"}), _FLOATS, True
-    INHIBITION = True
-    DOUBLE_BACKWARD = "none"
-
-    def run(self, call: KernelCall) -> tuple[Tensor, Any]:
-        from . import cpu_inhibition
-
-        return cpu_inhibition.run(call.model, call.x, call.state, call.params, call.opts, call.record)
 
 
 class NumbaRecurrent(Kernel):
@@ -155,7 +142,7 @@ class TritonScan(Kernel):
 
 
 # the one flat priority list: auto takes the first kernel with no reasons
-KERNELS: list[Kernel] = [TritonScan(), NumbaWTA(), NumbaRecurrent(), NumbaScan(), Reference()]
+KERNELS: list[Kernel] = [TritonScan(), NumbaRecurrent(), NumbaScan(), Reference()]
 
 
 class _RouteDoubleBackward(torch.autograd.Function):

@@ -35,6 +35,7 @@ def _kernel_models(k: Any) -> list[str]:
 
 
 def _grid(k: Any) -> list[tuple[Any, ...]]:
+    """The option grid of kernel k; winner-take-all on every other case where k runs both."""
     full = not k.BACKEND == "triton"  # the interpreted Triton kernels are slow: a diagonal of the grid
     cases = []
     for model in _kernel_models(k):
@@ -42,8 +43,9 @@ def _grid(k: Any) -> list[tuple[Any, ...]]:
         combos = itertools.product(RESETS, [True, False], [None, "flip"], [False, True]) if spiking else [
             ("none", True, None, False), ("none", True, None, True)]
         for i, (reset, delay, detach, per_neuron) in enumerate(combos):
+            wta = bool(k.INHIBITION) or (k.INHIBITION is None and spiking and i % 2 == 1)
             if full or i % 4 == 0:
-                cases.append((k.NAME, model, reset, delay, detach, per_neuron))
+                cases.append((k.NAME, model, reset, delay, detach, per_neuron, wta))
     return cases
 
 
@@ -98,15 +100,15 @@ def chunking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     return request.param
 
 
-@pytest.mark.parametrize("kernel,model,reset,delay,detach,per_neuron", CASES)
+@pytest.mark.parametrize("kernel,model,reset,delay,detach,per_neuron,wta", CASES)
 def test_kernel_matches_reference(kernel: str, model: str, reset: str, delay: bool, detach: Any, per_neuron: bool,
-                                  chunking: str) -> None:
+                                  wta: bool, chunking: str) -> None:
     k = _BY_NAME[kernel]
-    idx = CASES.index((kernel, model, reset, delay, detach, per_neuron))
+    idx = CASES.index((kernel, model, reset, delay, detach, per_neuron, wta))
     if chunking == "tiny chunks" and (k.BACKEND != "cpu" or idx % 3):
         pytest.skip("tiny chunks: a third of the cpu cases")
     opts = make_options(reset, delay, None if detach is None else (not delay), SURROGATES[idx % len(SURROGATES)],
-                        inhibition=bool(k.INHIBITION))
+                        inhibition=wta)
     x, state, params = make_case(model, per_neuron, idx)
     call = KernelCall(model, x, state, params, opts)
     reasons = k.not_supported_reasons(call)
@@ -197,7 +199,7 @@ def test_explicit_backend_lists_every_reason() -> None:
         kernels.run("leaky", x, MODELS["leaky"].state(x[0]), {"beta": 0.9, "threshold": 1.0, "graded": 1.0},
                     make_options(), backend="cpu")
     msg = str(err.value)
-    assert "numba_scan" in msg and "dtype torch.bfloat16" in msg and "numba_wta" in msg
+    assert "numba_scan" in msg and "dtype torch.bfloat16" in msg and "numba_recurrent" in msg
 
 
 @pytest.mark.parametrize("model,kw", [("leaky", {"inhibition": True}), ("rleaky", {})])

@@ -42,9 +42,7 @@ def {name}(x, st0, prm, fl, iv, s, trc, ckpt, fin):
                 ckpt[t // L, {F}, lo:hi] = rr
             xt = x[t, lo:hi]
             ot = s[t, lo:hi]
-            for k in range(n):
-                {row_out} = _row(xt[k], {row_state}, rr[k], {row_params}, ds, dz, one)
-{fire}
+{step}
             if record:
 {save_trace}
 {save_fin}
@@ -56,7 +54,7 @@ def {name}(x, ckpt, prm, fl, iv, gs, gtr, lam, dprm, dx, sgbuf, sgc):
 {load_lam}
         lam_r = lam[{F}, lo:hi].copy()
 {load_acc}
-        sc = np.empty((L, {NS}, n), dtype=x.dtype)
+        sc = np.empty((L, {NS1} + 1, n), dtype=x.dtype)
         rr = np.empty(n, dtype=x.dtype)
         for c in range(c_hi - 1, c_lo - 1, -1):
             t0 = c * L
@@ -69,12 +67,7 @@ def {name}(x, ckpt, prm, fl, iv, gs, gtr, lam, dprm, dx, sgbuf, sgc):
                 sb = sc[t - t0, 1]
                 sr = sc[t - t0, 2]
 {scratch_rows}
-                for k in range(n):
-                    {row_out} = _row(xt[k], {row_state}, rr[k], {row_params}, ds, dz, one)
-                    su[k] = u
-                    sb[k] = b
-                    sr[k] = rr[k]
-{refire}
+{restep}
 {store_scratch}
                 if phase == 1:
                     sgbuf[t - t0, lo:hi] = su - sb
@@ -92,6 +85,7 @@ def {name}(x, ckpt, prm, fl, iv, gs, gtr, lam, dprm, dx, sgbuf, sgc):
                 tt = t if has_gtr else 0
 {gtr_rows}
                 sgt = sgbuf[j if sgbuf.shape[0] > 1 else 0, lo:hi]
+                sw = sc[j, {NS1}]
                 for k in range(n):
                     u = su[k]
                     b = sb[k]
@@ -110,6 +104,7 @@ _PRE = """    T, M = x.shape
     L, blk, record, c_lo, c_hi, phase, gs_shared, has_gtr = iv[0], iv[1], iv[2], iv[3], iv[4], iv[5], iv[6], iv[7]
     one, ss, sz, ds, dz, nd = fl[0], fl[1], fl[2], fl[3], fl[4], fl[5]
     zero = one - one
+    nf = iv[8]
     for bi in prange((M + blk - 1) // blk):
         lo = bi * blk
         hi = min(lo + blk, M)
@@ -123,7 +118,28 @@ from numba import prange
 '''
 
 
-def driver_source(spec: ModelSpec, formula: str | None, pg: bool) -> str:
+def _step(spec: ModelSpec, wta: bool, out: str | None, extra: list[str], n: int) -> str:
+    """One step over the span's neurons: the row, then firing and resets (``extra`` after the
+    row: scratch stores). Winner-take-all: per sample of nf neurons, the rows first (kept in
+    wu, wb, wc_*), the first largest u - b wins, then firing with the winner's mask."""
+    outs = ", ".join(["u", "b", *(f"c_{f}" for f in spec.carried)])
+    state, params = (", ".join(f"{p}_{n}[k]" for n in names) for p, names in (("st", spec.fields),
+                                                                             ("p", spec.kernel_params)))
+    row = f"{outs} = _row(xt[k], {state}, rr[k], {params}, ds, dz, one)"
+    fire = fire_lines(spec, "st", out, "[k]", NUMBA_H, wta)
+    if not wta:
+        return _indent(["for k in range(n):", "    " + row, *("    " + x for x in extra + fire)], n)
+    keep = [f"wc_{f}[k] = c_{f}" for f in spec.carried]
+    back = [f"c_{f} = wc_{f}[k]" for f in spec.carried]
+    lines = ["for q in range(0, n, nf):", "    kb = q", "    for k in range(q, q + nf):", "        " + row,
+             "        wu[k] = u", "        wb[k] = b", *("        " + x for x in keep),
+             "        if u - b > wu[kb] - wb[kb]:", "            kb = k",
+             "    for k in range(q, q + nf):", "        u = wu[k]", "        b = wb[k]",
+             *("        " + x for x in back + extra + fire)]
+    return _indent(lines, n)
+
+
+def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = False) -> str:
     """Source of the forward and backward drivers of ``spec`` (parallel and serial)."""
     fields, carried, P = spec.fields, spec.carried, spec.kernel_params
     F = len(fields)
@@ -131,12 +147,14 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool) -> str:
     row_params = ", ".join(f"p_{p}[k]" for p in P)
     row_out = ", ".join(["u", "b", *(f"c_{f}" for f in carried)])
 
+    wta_bufs = [f"w{f} = np.empty(n, dtype=x.dtype)" for f in ("u", "b", *(f"c_{c}" for c in carried))] if wta else []
     fwd = dict(
         F=F, row_out=row_out, row_state=row_state, row_params=row_params,
         load=_indent([f"st_{f} = st0[{i}, lo:hi].copy()" for i, f in enumerate(fields)]
-                     + [f"p_{p} = prm[{i}, lo:hi]" for i, p in enumerate(P)], 8),
+                     + [f"p_{p} = prm[{i}, lo:hi]" for i, p in enumerate(P)]
+                     + wta_bufs, 8),
         save_ckpt=_indent([f"ckpt[t // L, {i}, lo:hi] = st_{f}" for i, f in enumerate(fields)], 16),
-        fire=_indent(fire_lines(spec, "st", "ot", "[k]", NUMBA_H), 16),
+        step=_step(spec, wta, "ot", [], 12),
         save_trace=_indent([f"trc[{i}, t, lo:hi] = st_{f}" for i, f in enumerate(fields)], 16),
         save_fin=_indent([f"fin[{i}, lo:hi] = st_{f}" for i, f in enumerate(fields)], 8),
     )
@@ -144,17 +162,19 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool) -> str:
     NS = 3 + F
     vjp_in = ", ".join(["du", "db", *(f"(lam_{f}[k] + gtr_{f}[k])" for f in carried)])
     vjp_out = ", ".join(["d_in", *(f"d_{f}" for f in fields), "d_reset", *(f"d_p_{p}" for p in P)])
-    sg = f"_sgf(sh, sp, {', '.join(f'sgc[{i}]' for i in range(_n_consts(formula)))})" if formula else "sgt[k]"
-    adjoint = adjoint_lines(spec, "[k]", NUMBA_H, sg)
+    sg = f"_sgf(sh, cr, {', '.join(f'sgc[{i}]' for i in range(_n_consts(formula)))})" if formula else "sgt[k]"
+    adjoint = adjoint_lines(spec, "[k]", NUMBA_H, sg, "sw[k]" if wta else None)
     bwd = dict(
-        F=F, NS=NS, row_out=row_out, row_state=row_state, row_params=row_params, vjp_in=vjp_in, vjp_out=vjp_out,
+        F=F, NS=NS, NS1=NS, row_out=row_out, row_state=row_state, row_params=row_params, vjp_in=vjp_in, vjp_out=vjp_out,
         load=_indent([f"p_{p} = prm[{i}, lo:hi]" for i, p in enumerate(P)]
-                     + [f"st_{f} = np.empty(n, dtype=x.dtype)" for f in fields], 8),
+                     + [f"st_{f} = np.empty(n, dtype=x.dtype)" for f in fields]
+                     + wta_bufs, 8),
         load_lam=_indent([f"lam_{f} = lam[{i}, lo:hi].copy()" for i, f in enumerate(fields)], 8),
         load_acc=_indent([f"acc_{p} = dprm[{i}, lo:hi].copy()" for i, p in enumerate(P)] if pg else [], 8),
         load_ckpt=_indent([f"st_{f}[:] = ckpt[c, {i}, lo:hi]" for i, f in enumerate(fields)], 12),
         scratch_rows=_indent([f"s_{f} = sc[t - t0, {3 + i}]" for i, f in enumerate(fields)], 16),
-        refire=_indent(fire_lines(spec, "st", None, "[k]", NUMBA_H), 20),
+        restep=_step(spec, wta, None, ["su[k] = u", "sb[k] = b", "sr[k] = rr[k]"]
+                     + ([f"sc[t - t0, {3 + F}, k] = one if k == kb else zero"] if wta else []), 16),
         store_scratch=_indent([f"s_{f}[:] = st_{f}" for f in fields], 16),
         prev_rows=_indent([f"pv_{f} = sc[j - 1, {3 + i}] if j > 0 else ckpt[c, {i}, lo:hi]"
                            for i, f in enumerate(fields)], 16),
@@ -198,10 +218,12 @@ def _source_of(fn: Callable[..., Any]) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def drivers(spec: ModelSpec, formula: Callable[..., Any] | None, n_consts: int, pg: bool) -> ModuleType:
-    """The compiled drivers of ``spec`` (module with forward_par/ser, backward_par/ser)."""
+def drivers(spec: ModelSpec, formula: Callable[..., Any] | None, n_consts: int, pg: bool,
+            wta: bool = False) -> ModuleType:
+    """The compiled drivers of ``spec`` (module with forward_par/ser, backward_par/ser);
+    ``wta``: the winner-take-all variant (the first largest u - b of each sample may spike)."""
     fkey = f"f#{n_consts}" if formula is not None else None
-    body = driver_source(spec, fkey, pg)
+    body = driver_source(spec, fkey, pg, wta)
     links = {"_row": spec.row, "_row_vjp": spec.row_vjp, **({"_sgf": formula} if formula is not None else {})}
     names = {k: _importable(fn) for k, fn in links.items()}
     digest = hashlib.sha256(
@@ -213,7 +235,7 @@ def drivers(spec: ModelSpec, formula: Callable[..., Any] | None, n_consts: int, 
         imports = [f"from {n.split(':')[0]} import {n.split(':')[1]} as {k}_py" for k, n in names.items()]
         jit = [f"{k} = numba.njit(nogil=True, error_model='numpy')({k}_py)" for k in links]
         text = "\n".join([_HEADER.format(model=spec.name), *imports, *jit, "CACHE = True", body])
-        return load_module(root, f"sf_{spec.name}_{digest}", text)
+        return load_module(root, f"sf_{spec.name}{'_wta' if wta else ''}_{digest}", text)
     module = ModuleType(f"spikeflow_generated_{spec.name}_{digest}")
     ns = module.__dict__
     ns.update({"numba": numba, "np": __import__("numpy"), "prange": numba.prange, "CACHE": False})

@@ -25,6 +25,14 @@ def _formula(sur: Any) -> tuple[Any, tuple[float, ...]] | None:
     return None if f is None else (f[0], tuple(f[1]))
 
 
+def _span(x: Tensor, m: int, threads: int, wta: bool) -> tuple[int, int]:
+    """(neurons per span, neurons per sample for winner-take-all: spans hold whole samples)."""
+    if not wta:
+        return span(m, threads), 0
+    nf = m // max(1, x.shape[1]) if x.dim() > 1 else 1
+    return -(-x.shape[1] // threads) * nf if x.dim() > 1 else m, max(1, nf)
+
+
 def _scratch_steps(blk: int, rows: int) -> int:
     """Steps per chunk: a span's scratch ([L, rows, blk]) stays about CHUNK_ELEMS elements."""
     return max(1, CHUNK_ELEMS // max(1, blk * rows))
@@ -46,11 +54,11 @@ class NumbaDriver:
         fin = torch.empty((F, m), dtype=dt)
         with KERNEL_LOCK:
             threads = kernel_threads()
-            blk = span(m, threads)
-            L = _scratch_steps(blk, 3 + F)
+            blk, nf = _span(x, m, threads, cfg.inhibition)
+            L = _scratch_steps(blk, 4 + F)
             ckpt = torch.empty(((T + L - 1) // L, F + 1, m), dtype=dt)
-            mod = drivers(spec, None, 0, False)
-            iv = np.array([L, blk, int(cfg.record), 0, 0, 0, 0, 0], dtype=np.int64)
+            mod = drivers(spec, None, 0, False, cfg.inhibition)
+            iv = np.array([L, blk, int(cfg.record), 0, 0, 0, 0, 0, nf], dtype=np.int64)
             (mod.forward_par if threads > 1 else mod.forward_ser)(
                 xs.numpy(), st0.numpy(), prm.numpy(), self._fl(cfg, dt), iv, s.numpy(), trc.numpy(), ckpt.numpy(),
                 fin.numpy(),
@@ -79,23 +87,23 @@ class NumbaDriver:
         C = ckpt.shape[0]
         with KERNEL_LOCK:
             threads = kernel_threads()
-            blk = span(m, threads)
+            blk, nf = _span(x, m, threads, cfg.inhibition)
             fl = self._fl(cfg, dt)
             mod = drivers(spec, None if formula is None else formula[0], 0 if formula is None else len(formula[1]),
-                          need_params)
+                          need_params, cfg.inhibition)
             bwd = mod.backward_par if threads > 1 else mod.backward_ser
             args = [xs.numpy(), ckpt.numpy(), prm.numpy(), fl]
             tail = [gs.numpy(), gtr.numpy(), lam.numpy(), dprm.numpy(), dx.numpy()]
             gtr_on = int(has_gtr)
             if formula is not None or not spec.spiking:
                 consts = tuple(type(one)(c) for c in formula[1]) if formula is not None else (one,)
-                iv = np.array([L, blk, 0, 0, C, 0, shared, gtr_on], dtype=np.int64)
+                iv = np.array([L, blk, 0, 0, C, 0, shared, gtr_on, nf], dtype=np.int64)
                 bwd(*args, iv, *tail, np.zeros((1, 1), dtype=type(one)), consts)
             else:  # surrogate without a formula: u - b of a chunk, its sg in torch, then the chunk's backward
                 buf = torch.empty((min(L, T), m), dtype=dt)
                 for c in range(C - 1, -1, -1):
                     n_c = min(L, T - c * L)
-                    iv = np.array([L, blk, 0, c, c + 1, 1, shared, gtr_on], dtype=np.int64)
+                    iv = np.array([L, blk, 0, c, c + 1, 1, shared, gtr_on, nf], dtype=np.int64)
                     bwd(*args, iv, *tail, buf.numpy(), (one,))
                     sh = buf[:n_c]
                     sg = cfg.surrogate.grad(sh, heaviside(sh)).to(dt).contiguous()

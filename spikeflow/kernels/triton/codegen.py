@@ -127,7 +127,7 @@ def driver_source(spec: ModelSpec, n_consts: int | None) -> str:
                             for i, f in enumerate(fields)], 12),
         save_fin=_indent([f"tl.store(fin_ptr + {i} * M + offs, st_{f}, mask=mask)" for i, f in enumerate(fields)], 4),
     )
-    sg = f"_sgf(sh, sp, {', '.join(f'k{i}' for i in range(n_consts))})" if n_consts is not None else "sgt"
+    sg = f"_sgf(sh, cr, {', '.join(f'k{i}' for i in range(n_consts))})" if n_consts is not None else "sgt"
     bwd = dict(
         common,
         load=_indent(load_p, 4),
