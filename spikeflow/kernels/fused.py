@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ..dynamics.spec import ModelSpec
+from ..dynamics.spiking import winner_mask
 from .call import KernelCall, StaticConfig
 
 
@@ -70,12 +71,16 @@ def torch_scan(spec: ModelSpec, cfg: StaticConfig, x: Tensor, fields: list[Tenso
         u, b, *carried = spec.row(xt, *fields, r, *kp, ds, dz, 1.0)
         new = dict(zip(spec.carried, carried, strict=True))
         if spec.spiking:
-            s = cfg.surrogate(u - b)
+            s = cross = cfg.surrogate(u - b)
+            if cfg.inhibition:  # only each sample's first largest u - b may spike
+                s = cross * winner_mask((u - b).detach())
             sr = s.detach() if cfg.detach else s
             new[spec.membrane] = (u - ss * sr * b) * (1.0 - sz * sr) if spec.same_step_reset else u
             if spec.spike_field is not None:
                 new[spec.spike_field] = s
             r, out = sr, s
+            if cfg.inhibition and spec.spike_field is None:  # the delayed reset sees every crossing
+                r = cross.detach() if cfg.detach else cross
         else:
             new[spec.membrane] = out = u
         fields = [new[f] for f in spec.fields]

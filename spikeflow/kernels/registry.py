@@ -155,14 +155,13 @@ class _RouteDoubleBackward(torch.autograd.Function):
         with torch.enable_grad():
             out, st = kernel.run(_rebuild(call, keys, inner))
         ctx.call, ctx.keys, ctx.inner, ctx.outs = call, keys, inner, (out, *st)
-        ctx.state_type = type(st)
-        ctx.save_for_backward(*leaves)
+        ctx.leaves = leaves  # referenced, not saved: they are alive anyway, and the fused kernel saved what it needs
         return (out.detach(), *(f.detach() for f in st))
 
     @staticmethod
     def backward(ctx, *grads: Tensor | None):  # type: ignore[override]
         if torch.is_grad_enabled():  # create_graph: a kernel whose backward is differentiable
-            leaves = ctx.saved_tensors
+            leaves = ctx.leaves
             call = _rebuild(ctx.call, ctx.keys, list(leaves))
             k = next(k for k in KERNELS if k.DOUBLE_BACKWARD != "none" and not k.not_supported_reasons(call))
             out, st = k.run(call)
@@ -172,7 +171,8 @@ class _RouteDoubleBackward(torch.autograd.Function):
         pairs = [(o, g) for o, g in zip(outs, grads, strict=True) if g is not None and o.requires_grad]
         idx = [i for i, t in enumerate(wrt) if t.requires_grad]
         got = torch.autograd.grad([o for o, _ in pairs], [wrt[i] for i in idx], [g for _, g in pairs],
-                                  allow_unused=True, create_graph=torch.is_grad_enabled()) if pairs and idx else []
+                                  allow_unused=True, create_graph=torch.is_grad_enabled(), retain_graph=True
+                                  ) if pairs and idx else []
         res: list[Tensor | None] = [None] * len(wrt)
         for i, g in zip(idx, got, strict=True):
             res[i] = g

@@ -16,7 +16,7 @@ import pytest
 import torch
 from surrogate_cases import SURROGATES  # noqa: E402
 
-from spikeflow import kernels
+from spikeflow import kernels, surrogate
 from spikeflow.dynamics import MODELS, make_options
 from spikeflow.kernels.call import KernelCall
 from spikeflow.kernels.registry import KERNELS, Reference
@@ -163,7 +163,8 @@ def test_float64_gradcheck_spike_free(kernel: str, model: str, reset: str) -> No
     x, state, params = make_case(model, True, 11, t=4, scale=0.2)
     if "threshold" in params:
         params["threshold"] = torch.full((N,), 50.0, dtype=torch.float64, requires_grad=True)
-    opts = make_options(reset, True, False)
+    # detached reset and a surrogate that is 0 far from threshold: the true derivative (spike-free)
+    opts = make_options(reset, True, True, surrogate.Triangular(width=0.7))
     if reasons := k.not_supported_reasons(KernelCall(model, x, state, params, opts)):
         pytest.skip("; ".join(reasons))
     names = [p for p, v in params.items() if v.requires_grad and p != "graded"]
