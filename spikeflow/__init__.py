@@ -7,12 +7,12 @@ step with ``.step(x_t, state)``; state is explicit and never stored on the modul
 from . import data, encoding, exact, functional, kernels, losses, metrics, models, plot, surrogate, train
 from .interop import from_nir, load_nir, save_nir, to_nir
 from .layers import Delay, EventConv2d, EventLinear, Scale, Sequential, SumPool2d, Threshold, TimeDistributed
-from .neurons import IF, LI, AdaptiveLeaky, Alpha, Lapicque, Leaky, NeuronBase, RLeaky, RSynaptic, Synaptic
+from .neurons import IF, LI, AdaptiveLeaky, Alpha, Lapicque, Leaky, NeuronBase, ResonateFire, RLeaky, RSynaptic, Synaptic
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AdaptiveLeaky", "Alpha", "IF", "LI", "Lapicque", "Leaky", "NeuronBase", "RLeaky", "RSynaptic",
+    "AdaptiveLeaky", "Alpha", "IF", "LI", "Lapicque", "Leaky", "NeuronBase", "RLeaky", "RSynaptic", "ResonateFire",
     "Sequential", "Synaptic", "TimeDistributed", "encoding", "functional", "kernels", "losses", "metrics",
     "surrogate", "Delay", "EventConv2d", "EventLinear", "Scale", "SumPool2d", "Threshold",
     "from_nir", "load_nir", "save_nir", "to_nir",

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from .. import functional as F
 from ..functional.options import SpikeOptions
+from ..functional.resonate import ResonateParams, resonate_step
 
 # model name -> function(x_t, state, opts, **params) -> (out_t, state)
 STEPS: dict[str, Callable[..., tuple[Tensor, Any]]] = {
@@ -34,6 +35,9 @@ STEPS: dict[str, Callable[..., tuple[Tensor, Any]]] = {
     ),
     "rsynaptic": lambda x, s, opts, alpha, beta, threshold, graded, weight, bias, v_scale: F.rsynaptic_step(
         x, s, alpha, beta, threshold, graded, opts, weight, bias, v_scale
+    ),
+    "resonate": lambda x, s, opts, omega, b_offset, threshold: resonate_step(
+        x, s, ResonateParams(omega, b_offset, threshold), opts
     ),
 }
 

@@ -5,6 +5,7 @@ from .base import NeuronBase
 from .leaky import IF, Lapicque, Leaky
 from .li import LI
 from .recurrent import RLeaky, RSynaptic
+from .resonate import ResonateFire
 from .synaptic import Alpha, Synaptic
 
-__all__ = ["AdaptiveLeaky", "Alpha", "IF", "LI", "Lapicque", "Leaky", "NeuronBase", "RLeaky", "RSynaptic", "Synaptic"]
+__all__ = ["AdaptiveLeaky", "Alpha", "IF", "LI", "Lapicque", "Leaky", "NeuronBase", "ResonateFire", "RLeaky", "RSynaptic", "Synaptic"]
