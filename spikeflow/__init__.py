@@ -6,7 +6,10 @@ step with ``.step(x_t, state)``; state is explicit and never stored on the modul
 
 from . import data, encoding, exact, functional, kernels, losses, metrics, models, plot, surrogate, train
 from .interop import from_nir, load_nir, save_nir, to_nir
-from .layers import Delay, EventConv2d, EventLinear, Scale, Sequential, SumPool2d, Threshold, TimeDistributed
+from .layers import (
+    Delay, DelayedLinear, EventConv2d, EventLinear, LearnableDelay, Scale, Sequential, SumPool2d, Threshold,
+    TimeDistributed,
+)
 from .neurons import IF, LI, AdaptiveLeaky, Alpha, Lapicque, Leaky, NeuronBase, ResonateFire, RLeaky, RSynaptic, Synaptic
 
 __version__ = "0.1.0"
@@ -15,6 +18,7 @@ __all__ = [
     "AdaptiveLeaky", "Alpha", "IF", "LI", "Lapicque", "Leaky", "NeuronBase", "RLeaky", "RSynaptic", "ResonateFire",
     "Sequential", "Synaptic", "TimeDistributed", "encoding", "functional", "kernels", "losses", "metrics",
     "surrogate", "Delay", "EventConv2d", "EventLinear", "Scale", "SumPool2d", "Threshold",
+    "DelayedLinear", "LearnableDelay",
     "from_nir", "load_nir", "save_nir", "to_nir",
     "data", "exact", "models", "plot", "train",
 ]

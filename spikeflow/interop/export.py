@@ -18,10 +18,12 @@ from torch import Tensor, nn
 
 from ..layers.delay import Delay
 from ..layers.elementwise import Scale, Threshold
+from ..layers.learnable_delay import DelayedLinear, LearnableDelay
 from ..layers.nir_neurons import DrivenNeuron
 from ..layers.pool import SumPool2d
 from ..layers.sequential import TimeDistributed
 from ..neurons import LI, AdaptiveLeaky, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, Synaptic
+from .delays import delayed_linear_nodes, learnable_delay_node
 from .network import NIRNetwork
 from .options import META
 from .reader import type_checked
@@ -199,6 +201,10 @@ class Exporter:
             node = nir.Threshold(threshold=_np(m.threshold, in_shape))
         elif isinstance(m, Delay):
             node = nir.Delay(delay=_np(m.steps, in_shape) * self.dt)
+        elif isinstance(m, LearnableDelay):
+            node = learnable_delay_node(name, m, in_shape, self.dt)
+        elif isinstance(m, DelayedLinear):
+            return Piece(*delayed_linear_nodes(name, m, self.dt))
         elif isinstance(m, (NIRNetwork, nn.Sequential)):
             node = self.graph(m, in_shape)
         elif getattr(m, "is_stateful", False):
@@ -238,7 +244,7 @@ class Exporter:
                 nodes[n] = nir.Output(output_type={"output": np.asarray(net.shapes[n])})
             else:
                 m = net.node(n)
-                if getattr(m, "is_stateful", False) and not isinstance(m, (NIRNetwork, Delay)):
+                if getattr(m, "is_stateful", False) and not isinstance(m, (NIRNetwork, Delay, LearnableDelay, DelayedLinear)):
                     piece = self.neuron(n, m, net.shapes[n])
                     if n in net.folded and net.folded[n] != f"{n}.w_rec":
                         piece.nodes[net.folded[n]] = piece.nodes.pop(f"{n}.w_rec")

@@ -1,0 +1,87 @@
+"""Training time on a busy machine: one short Yin-Yang EventProp run per variant, with and without
+extra busy loops, variants visited in alternation so that both see the same ambient load.
+
+    python benchmarks/busy_machine.py --load 3 --reps 2 --limit 300
+    python benchmarks/busy_machine.py --variants default,passive --load 0
+
+Variants (environment of the child process, set before torch loads libgomp):
+    default   spikeflow as installed (its own OpenMP wait setting, if any)
+    spin      GOMP_SPINCOUNT=300000 (libgomp's built-in default: idle threads spin ~0.1-1 ms)
+    passive   OMP_WAIT_POLICY=PASSIVE (idle OpenMP threads sleep at once)
+    threads1  --threads 1
+Prints the median training seconds per variant and load, and ratios to the first variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+VARIANTS: dict[str, tuple[dict[str, str], list[str]]] = {
+    "default": ({}, []),
+    "spin": ({"GOMP_SPINCOUNT": "300000"}, []),
+    "passive": ({"OMP_WAIT_POLICY": "PASSIVE"}, []),
+    "threads1": ({}, ["--threads", "1"]),
+}
+
+
+def run_once(variant: str, limit: int, load: int, timeout: float) -> tuple[float, float, float]:
+    """(train seconds, wall seconds, load average at the end) of one child run."""
+    env_extra, args = VARIANTS[variant]
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(env_extra)
+    # each busy loop is bounded in time, so that none outlives an interrupted benchmark
+    hogs = [subprocess.Popen(["timeout", str(int(timeout)), "yes"], stdout=subprocess.DEVNULL) for _ in range(load)]
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            cmd = [sys.executable, "-m", "spikeflow", "train", "yinyang", "--method", "eventprop", "--epochs", "1",
+                   "--limit", str(limit), "--no-progress", "--out", out, *args]
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+            wall = time.perf_counter() - t0
+            if proc.returncode != 0:
+                raise RuntimeError(f"{variant}: exit {proc.returncode}\n{proc.stderr[-2000:]}")
+            with open(os.path.join(out, "metrics.json")) as f:
+                train = float(json.load(f)["train_seconds"])
+    finally:
+        for h in hogs:
+            h.terminate()  # timeout passes SIGTERM on to its yes
+            h.wait()
+    return train, wall, os.getloadavg()[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variants", default="spin,passive", help="comma-separated, first is the baseline")
+    ap.add_argument("--load", default="0,3", help="comma-separated numbers of extra busy loops")
+    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=300, help="samples per split (default 300)")
+    ap.add_argument("--timeout", type=float, default=600)
+    a = ap.parse_args()
+    variants = a.variants.split(",")
+    loads = [int(x) for x in a.load.split(",")]
+    times: dict[tuple[str, int], list[float]] = {}
+    for rep in range(a.reps):
+        for load in loads:
+            order = variants if rep % 2 == 0 else variants[::-1]
+            for v in order:
+                train, wall, la = run_once(v, a.limit, load, a.timeout)
+                times.setdefault((v, load), []).append(train)
+                print(f"rep {rep} load +{load} {v:9s} train {train:7.2f} s  wall {wall:7.2f} s  loadavg {la:5.2f}",
+                      flush=True)
+    print("\nmedian train seconds (ratio to the first variant)")
+    for load in loads:
+        base = statistics.median(times[(variants[0], load)])
+        row = "  ".join(f"{v} {statistics.median(times[(v, load)]):7.2f} ({statistics.median(times[(v, load)]) / base:4.2f}x)"
+                        for v in variants)
+        print(f"load +{load}: {row}")
+
+
+if __name__ == "__main__":
+    main()
