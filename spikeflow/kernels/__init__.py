@@ -1,40 +1,38 @@
-"""Multi-step backends for the neuron recurrences, behind one interface.
+"""Kernels for the neuron recurrences: a declarative registry (xFormers' op-registry style).
 
-A backend is a module with
-    supports(model, x, opts) -> bool
-    run(model, x, state, params, opts, record) -> (outputs [T, B, ...], final state or trace)
-``reference`` (plain torch under autograd) is always present and is the oracle for tests;
-``cpu`` (numba, hand-written backward through time) runs the LIF family on CPU tensors;
-``triton`` runs them on CUDA tensors (and on CPU tensors under ``TRITON_INTERPRET=1``, for tests).
-``backend="auto"`` picks the first available backend in ``AUTO_ORDER`` that supports the call.
+Each kernel class states the models, devices, dtypes and options it runs, and
+``not_supported_reasons(call)`` says why it refuses a call. ``backend="auto"`` takes the first
+kernel of ``KERNELS`` (one flat priority list) with no reasons; an explicit backend takes its
+first kernel with no reasons, or raises an error that lists every reason. Nothing falls back
+silently. Backends (user-facing names): ``reference`` (torch steps under autograd, the oracle),
+``cpu`` (numba drivers compiled from each model's rows), ``triton`` (CUDA, or CPU under
+``TRITON_INTERPRET=1``).
 """
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from ..functional.options import SpikeOptions
-from . import cpu, reference, triton_lif
+from ..dynamics.options import SpikeOptions
+from .call import KernelCall, StaticConfig
+from .registry import KERNELS, Kernel, NoKernelError, select
 
-BACKENDS: dict[str, ModuleType] = {"reference": reference, "cpu": cpu, "triton": triton_lif}
-# auto: the fused kernels first (each declines what it does not support), then reference
-AUTO_ORDER: list[str] = ["triton", "cpu", "reference"]
+__all__ = [
+    "KERNELS", "Kernel", "KernelCall", "NoKernelError", "StaticConfig", "available_backends", "check_backend",
+    "get_default_backend", "resolve", "run", "select", "set_default_backend",
+]
+
 _default_backend = "auto"
 
 
-def register_backend(name: str, module: ModuleType, priority: int | None = None) -> None:
-    """Make a backend available; ``priority`` is its place in the auto order (0 = first)."""
-    BACKENDS[name] = module
-    if name in AUTO_ORDER:
-        AUTO_ORDER.remove(name)
-    AUTO_ORDER.insert(len(AUTO_ORDER) if priority is None else priority, name)
-
-
 def available_backends() -> list[str]:
-    return ["auto", *BACKENDS]
+    names: list[str] = []
+    for k in KERNELS:
+        if k.BACKEND not in names:
+            names.append(k.BACKEND)
+    return ["auto", *names]
 
 
 def check_backend(name: str) -> str:
@@ -54,20 +52,9 @@ def get_default_backend() -> str:
 
 
 def resolve(name: str | None, model: str, x: Tensor, opts: SpikeOptions | None) -> str:
-    """Name of the backend that will run this call."""
-    name = _default_backend if name is None else name
-    if name != "auto":
-        backend = BACKENDS[check_backend(name)]
-        if not backend.supports(model, x, opts):
-            raise ValueError(
-                f"backend {name!r} does not support model {model!r} with dtype {x.dtype}, "
-                f"device {x.device} and options {opts}; use backend='auto' or 'reference'"
-            )
-        return name
-    for candidate in AUTO_ORDER:
-        if BACKENDS[candidate].supports(model, x, opts):
-            return candidate
-    return "reference"
+    """Name of the backend that will run this call (state and parameters are not inspected)."""
+    call = KernelCall(model, x, (), {}, opts, False)
+    return select(call, check_backend(_default_backend if name is None else name)).BACKEND
 
 
 def run(
@@ -84,5 +71,5 @@ def run(
     Returns (outputs [T, B, ...], final state), or (outputs, trace) with ``record`` where each
     state field is stacked over time to [T, B, ...].
     """
-    name = resolve(backend, model, x, opts)
-    return BACKENDS[name].run(model, x, state, params, opts, record)
+    call = KernelCall(model, x, state, params, opts, record)
+    return select(call, check_backend(_default_backend if backend is None else backend)).run(call)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import types
 from typing import Any
 
 import numpy as np
@@ -21,23 +22,38 @@ try:  # numba is a dependency; without it the cpu backend declares itself unavai
 except ImportError:  # pragma: no cover - exercised only on installs without numba
     numba = None
 
-RESET_CODE = {"none": 0, "subtract": 1, "zero": 2}
+from .call import RESET_CODE  # noqa: E402,F401  (one definition of the reset codes)
+from .fused import reduce_to, scale_graded  # noqa: E402,F401
+
+BLOCK = 64  # spans are multiples of this many neurons (cache-line aligned for float32/64)
+
+
+def span(m: int, threads: int) -> int:
+    """Neurons per parallel chunk: one contiguous span per thread, a multiple of BLOCK (a long
+    contiguous span keeps the row accesses streaming)."""
+    per = (m + threads - 1) // max(1, threads)
+    return max(BLOCK, (per + BLOCK - 1) // BLOCK * BLOCK)
+
+
+def _twin(kernel: Any, suffix: str, globals_: dict[str, Any]) -> Any:
+    """A copy of ``kernel``'s Python function under another name, with its globals updated."""
+    py = kernel.py_func
+    twin = types.FunctionType(py.__code__, {**py.__globals__, **globals_}, py.__name__ + suffix, py.__defaults__,
+                              py.__closure__)
+    twin.__qualname__ = py.__qualname__ + suffix
+    twin.__doc__ = py.__doc__
+    return twin
+
+
+def _serial(kernel: Any) -> Any:
+    """The same kernel compiled without threading (prange runs as range): no parallel launch."""
+    options = {"error_model": kernel.targetoptions.get("error_model", "python")}
+    return numba.njit(cache=True, nogil=True, **options)(_twin(kernel, "_serial", {}))
 
 
 def flat(t: Tensor, feature_shape: torch.Size, m: int) -> np.ndarray:
     """Expand a scalar / per-neuron / per-sample tensor to [M] and view it as numpy."""
     return t.detach().expand(feature_shape).reshape(m).contiguous().numpy()
-
-
-def reduce_to(g: Tensor, shape: torch.Size) -> Tensor:
-    """Sum a gradient [B, ...] down to a broadcast parameter's shape."""
-    if len(shape) == 0:
-        return g.sum()
-    lead = g.dim() - len(shape)
-    if lead > 0:
-        g = g.sum(dim=tuple(range(lead)))
-    dims = tuple(d for d, n in enumerate(shape) if n == 1 and g.shape[d] != 1)
-    return g.sum(dim=dims, keepdim=True) if dims else g
 
 
 # numba's workqueue pool does not accept concurrent launches from several Python threads
@@ -123,12 +139,3 @@ def time_chunks(T: int, m: int) -> list[tuple[int, int]]:
 def one_zero(dt: torch.dtype) -> tuple[Any, Any]:
     npd = np.float32 if dt == torch.float32 else np.float64
     return npd(1), npd(0)
-
-
-def scale_graded(out: Tensor, graded: Any) -> Tensor:
-    """out * graded, skipped when graded is a constant 1."""
-    if isinstance(graded, Tensor):
-        if not graded.requires_grad and graded.numel() == 1 and float(graded) == 1.0:
-            return out
-        return out * graded
-    return out if graded == 1 else out * graded

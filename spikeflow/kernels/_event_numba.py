@@ -13,7 +13,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ._lif_numba import _serial
+from ._cpu_util import _serial
 
 COLS = 128
 

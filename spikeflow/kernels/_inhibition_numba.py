@@ -1,6 +1,6 @@
 """Compiled (numba) LIF recurrences with winner-take-all inhibition, and their backward.
 
-The dynamics are those of ``_lif_numba`` (first order: Leaky; second order with a current:
+The dynamics are those of the LIF family (``spikeflow.dynamics.lif``) (first order: Leaky; second order with a current:
 Synaptic, and Lapicque as alpha = 0 with the input already scaled by its gain), except that
 at each step only the winner of each sample, w[t] = argmax_k (u[t, k] - thr[k]) over all
 of the sample's features (first index on ties, as ``torch.argmax``), may spike:
@@ -23,7 +23,25 @@ import numba
 import numpy as np
 from numba import prange
 
-from ._lif_numba import NONE, SUBTRACT, _serial, delayed_reset_adjoint
+from ._cpu_util import _serial
+
+NONE, SUBTRACT, ZERO = 0, 1, 2  # as call.RESET_CODE
+
+
+@numba.njit(cache=True, nogil=True)
+def delayed_reset_adjoint(du, vp, bt, th, inp, reset, delayed, clears_input, one, zero):  # pragma: no cover
+    """Adjoint of u[t] = beta v[t-1] + inp[t] with the delayed reset r = H(v[t-1] - thr), for one
+    neuron: returns (dL/dv[t-1] without the reset signal's surrogate term, dL/dbeta, dL/dinp[t],
+    the amount to subtract from dL/dthr, dL/dr)."""
+    if reset != NONE and delayed:
+        r = one if vp - th > 0 else zero
+        if reset == SUBTRACT:
+            return du * bt, du * vp, du, du * r, -du * th
+        if clears_input:
+            kk = du * (one - r)
+            return kk * bt, kk * vp, kk, zero, -du * (bt * vp + inp)
+        return du * bt * (one - r), du * (one - r) * vp, du, zero, -du * bt * vp
+    return du * bt, du * vp, du, zero, zero
 
 __all__ = ["wta_forward", "wta_backward", "wta_backward_dx", "kernel", "placeholder"]
 

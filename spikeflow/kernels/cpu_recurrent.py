@@ -25,7 +25,6 @@ from torch import Tensor
 
 from ..functional.options import SpikeOptions
 from ..functional.states import RLeakyState, RSynapticState
-from . import reference
 from ._cpu_util import (
     KERNEL_LOCK,
     RESET_CODE,
@@ -42,7 +41,7 @@ _nb: Any = None
 _span: Any = None
 if numba is not None:
     from . import _recurrent_numba as _nb
-    from ._lif_numba import span as _span
+    from ._cpu_util import span as _span
 
 MODELS = ("rleaky", "rsynaptic")
 
@@ -239,16 +238,33 @@ def _as_param(value: Any, x: Tensor) -> Tensor | None:
     return None
 
 
-def _fusable(x: Tensor, weight: Any, bias: Any) -> bool:
-    """All-to-all feedback needs W [N, N] and b [N] (or None) over the last dim of x."""
+def _names(model: str, weight: Any) -> list[str]:
+    return ["beta", "threshold", "graded"] + (["alpha"] if model == "rsynaptic" else []) + (
+        ["v_scale"] if weight is None else [])
+
+
+def unfusable_reasons(model: str, x: Tensor, state: tuple[Any, ...], params: dict[str, Any]) -> list[str]:
+    """Why the fused kernel cannot run this call (all-to-all feedback needs W [N, N] and b [N]
+    or None over the last dim of x, in x's dtype and device; every state field and parameter
+    a number or a tensor of x's dtype and device)."""
+    reasons = []
     if x.dim() < 2 or x.shape[0] == 0 or x.numel() == 0:
-        return False
-    if weight is None:
-        return True
-    n = x.shape[-1]
-    ok_w = isinstance(weight, Tensor) and weight.shape == (n, n) and weight.dtype == x.dtype
-    ok_b = bias is None or (isinstance(bias, Tensor) and bias.shape == (n,) and bias.dtype == x.dtype)
-    return ok_w and ok_b and weight.device == x.device
+        reasons.append(f"input of shape {tuple(x.shape)} is empty")
+    weight, bias = params.get("weight"), params.get("bias")
+    n = x.shape[-1] if x.dim() else 0
+    if weight is not None and not (isinstance(weight, Tensor) and weight.shape == (n, n) and weight.dtype == x.dtype
+                                   and weight.device == x.device):
+        reasons.append(f"weight must be a [{n}, {n}] {x.dtype} tensor on {x.device}")
+    if bias is not None and not (isinstance(bias, Tensor) and bias.shape == (n,) and bias.dtype == x.dtype
+                                 and bias.device == x.device):
+        reasons.append(f"bias must be None or a [{n}] {x.dtype} tensor on {x.device}")
+    for k in _names(model, weight):
+        if _as_param(params.get(k), x) is None:
+            reasons.append(f"parameter {k!r} is not a number or a {x.dtype} tensor on {x.device}")
+    for i, f in enumerate(state):
+        if _as_param(f, x) is None:
+            reasons.append(f"state field {i} is not a {x.dtype} tensor on {x.device}")
+    return reasons
 
 
 def run(
@@ -258,11 +274,11 @@ def run(
     assert opts is not None
     second = model == "rsynaptic"
     weight, bias = params.get("weight"), params.get("bias")
-    names = ["beta", "threshold", "graded"] + (["alpha"] if second else []) + (["v_scale"] if weight is None else [])
-    conv = {k: _as_param(params.get(k), x) for k in names}
+    reasons = unfusable_reasons(model, x, tuple(state), params)
+    if reasons:
+        raise ValueError("cpu_recurrent: cannot fuse this call: " + "; ".join(reasons))
+    conv = {k: _as_param(params.get(k), x) for k in _names(model, weight)}
     states = tuple(_as_param(f, x) for f in state)
-    if not _fusable(x, weight, bias) or any(v is None for v in (*conv.values(), *states)):
-        return reference.run(model, x, state, params, opts, record)
     zero = x.new_zeros(())
     if second:
         s0, i0, v0 = states

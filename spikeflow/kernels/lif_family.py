@@ -17,7 +17,8 @@ from torch import Tensor
 
 from ..functional.options import SpikeOptions
 from ..functional.states import LeakyState, SynapticState
-from ._cpu_util import RESET_CODE, scale_graded
+from .call import RESET_CODE
+from .fused import scale_graded
 
 MODELS = ("leaky", "lapicque", "synaptic", "li", "cuba_li")
 

@@ -31,7 +31,7 @@ from torch import Tensor
 from .. import surrogate
 from ..functional.options import SpikeOptions
 from ..functional.states import AdaptiveState, AlphaState
-from ._cpu_util import RESET_CODE, heaviside, reduce_to, scale_graded
+from ._cpu_util import RESET_CODE, heaviside, reduce_to, scale_graded  # noqa: F401
 from .lif_family import MODELS, LIFConfig, run_lif_family
 
 ALL_MODELS = (*MODELS, "alpha", "adaptive")

@@ -5,9 +5,26 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from typing import NamedTuple
+
 from .options import SpikeOptions
+from .spec import ModelSpec, register
 from .spiking import delayed_reset_signal, fire, same_step_reset
-from .states import RLeakyState, RSynapticState
+
+
+class RLeakyState(NamedTuple):
+    """Recurrent Leaky: last output spike s (fed back), membrane v."""
+
+    s: Tensor
+    v: Tensor
+
+
+class RSynapticState(NamedTuple):
+    """Recurrent Synaptic: last output spike s, current i, membrane v."""
+
+    s: Tensor
+    i: Tensor
+    v: Tensor
 
 
 def recurrent_input(s: Tensor, weight: Tensor | None, bias: Tensor | None, v_scale: Tensor | None) -> Tensor:
@@ -72,3 +89,16 @@ def rsynaptic_step(
     v = same_step_reset(v, spikes, threshold, opts)
     out = spikes * graded
     return out, RSynapticState(out, i, v)
+
+
+_REC = ("threshold", "graded", "weight", "bias", "v_scale")
+RLEAKY = register(ModelSpec(
+    "rleaky", RLeakyState, ("beta", *_REC),
+    lambda x, s, opts, beta, threshold, graded, weight, bias, v_scale: rleaky_step(
+        x, s, beta, threshold, graded, opts, weight, bias, v_scale),
+))
+RSYNAPTIC = register(ModelSpec(
+    "rsynaptic", RSynapticState, ("alpha", "beta", *_REC),
+    lambda x, s, opts, alpha, beta, threshold, graded, weight, bias, v_scale: rsynaptic_step(
+        x, s, alpha, beta, threshold, graded, opts, weight, bias, v_scale),
+))
