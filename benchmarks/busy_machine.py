@@ -1,14 +1,12 @@
 """Training time on a busy machine: one short Yin-Yang EventProp run per variant, with and without
 extra busy loops, variants visited in alternation so that both see the same ambient load.
 
-    python benchmarks/busy_machine.py --load 3 --reps 2 --limit 300
-    python benchmarks/busy_machine.py --variants default,passive --load 0
+    python benchmarks/busy_machine.py --variants before=/work/main,after=. --load 0,3 --reps 2
+    python benchmarks/busy_machine.py --variants "after=.,spin=.:SPIKEFLOW_OMP_WAIT=keep"
 
-Variants (environment of the child process, set before torch loads libgomp):
-    default   spikeflow as installed (its own OpenMP wait setting, if any)
-    spin      GOMP_SPINCOUNT=300000 (libgomp's built-in default: idle threads spin ~0.1-1 ms)
-    passive   OMP_WAIT_POLICY=PASSIVE (idle OpenMP threads sleep at once)
-    threads1  --threads 1
+A variant is NAME=PATH[:VAR=VALUE[:VAR=VALUE...]]: the child runs ``python -m spikeflow train
+yinyang --method eventprop --epochs 1 --limit N`` with PYTHONPATH=PATH and the given variables
+(OMP_WAIT_POLICY / GOMP_SPINCOUNT are removed from the child's environment unless given).
 Prints the median training seconds per variant and load, and ratios to the first variant.
 """
 
@@ -23,19 +21,30 @@ import sys
 import tempfile
 import time
 
-VARIANTS: dict[str, tuple[dict[str, str], list[str]]] = {
-    "default": ({}, []),
-    "spin": ({"GOMP_SPINCOUNT": "300000"}, []),
-    "passive": ({"OMP_WAIT_POLICY": "PASSIVE"}, []),
-    "threads1": ({}, ["--threads", "1"]),
-}
+
+def parse_variant(spec: str) -> tuple[str, str, dict[str, str], list[str]]:
+    """NAME=PATH[:VAR=VALUE...] -> (name, path, env, extra CLI args); VAR "ARGS" adds CLI args."""
+    name, _, rest = spec.partition("=")
+    path, *pairs = rest.split(":")
+    env: dict[str, str] = {}
+    args: list[str] = []
+    for pair in pairs:
+        k, _, v = pair.partition("=")
+        if k == "ARGS":
+            args += v.split()
+        else:
+            env[k] = v
+    return name, os.path.abspath(path), env, args
 
 
-def run_once(variant: str, limit: int, load: int, timeout: float) -> tuple[float, float, float]:
+def run_once(variant: tuple[str, str, dict[str, str], list[str]], limit: int, load: int,
+             timeout: float) -> tuple[float, float, float]:
     """(train seconds, wall seconds, load average at the end) of one child run."""
-    env_extra, args = VARIANTS[variant]
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    name, path, env_extra, args = variant
+    drop = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "SPIKEFLOW_OMP_WAIT", "PYTHONPATH")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(env_extra)
+    env["PYTHONPATH"] = path
     # each busy loop is bounded in time, so that none outlives an interrupted benchmark
     hogs = [subprocess.Popen(["timeout", str(int(timeout)), "yes"], stdout=subprocess.DEVNULL) for _ in range(load)]
     try:
@@ -46,7 +55,7 @@ def run_once(variant: str, limit: int, load: int, timeout: float) -> tuple[float
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
             wall = time.perf_counter() - t0
             if proc.returncode != 0:
-                raise RuntimeError(f"{variant}: exit {proc.returncode}\n{proc.stderr[-2000:]}")
+                raise RuntimeError(f"{name}: exit {proc.returncode}\n{proc.stderr[-2000:]}")
             with open(os.path.join(out, "metrics.json")) as f:
                 train = float(json.load(f)["train_seconds"])
     finally:
@@ -58,13 +67,15 @@ def run_once(variant: str, limit: int, load: int, timeout: float) -> tuple[float
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--variants", default="spin,passive", help="comma-separated, first is the baseline")
+    ap.add_argument("--variants", default="before=/work/main,after=.",
+                    help="comma-separated NAME=PATH[:VAR=VALUE...], the first is the baseline")
     ap.add_argument("--load", default="0,3", help="comma-separated numbers of extra busy loops")
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--limit", type=int, default=300, help="samples per split (default 300)")
     ap.add_argument("--timeout", type=float, default=600)
     a = ap.parse_args()
-    variants = a.variants.split(",")
+    variants = [parse_variant(v) for v in a.variants.split(",")]
+    names = [v[0] for v in variants]
     loads = [int(x) for x in a.load.split(",")]
     times: dict[tuple[str, int], list[float]] = {}
     for rep in range(a.reps):
@@ -72,14 +83,14 @@ def main() -> None:
             order = variants if rep % 2 == 0 else variants[::-1]
             for v in order:
                 train, wall, la = run_once(v, a.limit, load, a.timeout)
-                times.setdefault((v, load), []).append(train)
-                print(f"rep {rep} load +{load} {v:9s} train {train:7.2f} s  wall {wall:7.2f} s  loadavg {la:5.2f}",
+                times.setdefault((v[0], load), []).append(train)
+                print(f"rep {rep} load +{load} {v[0]:9s} train {train:7.2f} s  wall {wall:7.2f} s  loadavg {la:5.2f}",
                       flush=True)
     print("\nmedian train seconds (ratio to the first variant)")
     for load in loads:
-        base = statistics.median(times[(variants[0], load)])
+        base = statistics.median(times[(names[0], load)])
         row = "  ".join(f"{v} {statistics.median(times[(v, load)]):7.2f} ({statistics.median(times[(v, load)]) / base:4.2f}x)"
-                        for v in variants)
+                        for v in names)
         print(f"load +{load}: {row}")
 
 

@@ -4,6 +4,10 @@ Sequences are time-major ``[T, B, ...]``. Neuron modules return ``(output, state
 step with ``.step(x_t, state)``; state is explicit and never stored on the module.
 """
 
+from ._threads import configure_openmp_waiting
+
+configure_openmp_waiting()  # before anything imports torch: libgomp reads its wait policy when loaded
+
 from . import data, encoding, exact, functional, kernels, losses, metrics, models, plot, surrogate, train
 from .interop import from_nir, load_nir, save_nir, to_nir
 from .layers import (
