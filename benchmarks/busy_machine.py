@@ -37,16 +37,23 @@ def parse_variant(spec: str) -> tuple[str, str, dict[str, str], list[str]]:
     return name, os.path.abspath(path), env, args
 
 
+TORCH_HOG = "import torch\ntorch.set_num_threads(2)\na = torch.randn(192, 192)\nwhile True:\n    a = torch.tanh(a @ a)"
+
+
 def run_once(variant: tuple[str, str, dict[str, str], list[str]], limit: int, load: int,
-             timeout: float) -> tuple[float, float, float]:
+             timeout: float, hog_kind: str = "yes") -> tuple[float, float, float]:
     """(train seconds, wall seconds, load average at the end) of one child run."""
     name, path, env_extra, args = variant
     drop = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "SPIKEFLOW_OMP_WAIT", "PYTHONPATH")
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(env_extra)
     env["PYTHONPATH"] = path
-    # each busy loop is bounded in time, so that none outlives an interrupted benchmark
-    hogs = [subprocess.Popen(["timeout", str(int(timeout)), "yes"], stdout=subprocess.DEVNULL) for _ in range(load)]
+    # each busy loop is bounded in time, so that none outlives an interrupted benchmark; "torch" hogs
+    # are other OpenMP programs (2-thread matmuls, the runtime's default wait policy)
+    hog = ["yes"] if hog_kind == "yes" else [sys.executable, "-c", TORCH_HOG]
+    hog_env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    hogs = [subprocess.Popen(["timeout", str(int(timeout)), *hog], stdout=subprocess.DEVNULL, env=hog_env)
+            for _ in range(load)]
     try:
         with tempfile.TemporaryDirectory() as out:
             cmd = [sys.executable, "-m", "spikeflow", "train", "yinyang", "--method", "eventprop", "--epochs", "1",
@@ -73,6 +80,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--limit", type=int, default=300, help="samples per split (default 300)")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--hog", choices=("yes", "torch"), default="yes",
+                    help="extra load: busy loops (yes) or 2-thread torch matmul loops (torch)")
     a = ap.parse_args()
     variants = [parse_variant(v) for v in a.variants.split(",")]
     names = [v[0] for v in variants]
@@ -82,15 +91,15 @@ def main() -> None:
         for load in loads:
             order = variants if rep % 2 == 0 else variants[::-1]
             for v in order:
-                train, wall, la = run_once(v, a.limit, load, a.timeout)
+                train, wall, la = run_once(v, a.limit, load, a.timeout, a.hog)
                 times.setdefault((v[0], load), []).append(train)
                 print(f"rep {rep} load +{load} {v[0]:9s} train {train:7.2f} s  wall {wall:7.2f} s  loadavg {la:5.2f}",
                       flush=True)
     print("\nmedian train seconds (ratio to the first variant)")
     for load in loads:
         base = statistics.median(times[(names[0], load)])
-        row = "  ".join(f"{v} {statistics.median(times[(v, load)]):7.2f} ({statistics.median(times[(v, load)]) / base:4.2f}x)"
-                        for v in names)
+        meds = {v: statistics.median(times[(v, load)]) for v in names}
+        row = "  ".join(f"{v} {meds[v]:7.2f} ({meds[v] / base:4.2f}x)" for v in names)
         print(f"load +{load}: {row}")
 
 

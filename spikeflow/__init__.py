@@ -8,13 +8,33 @@ from ._threads import configure_openmp_waiting
 
 configure_openmp_waiting()  # before anything imports torch: libgomp reads its wait policy when loaded
 
-from . import data, encoding, exact, functional, kernels, losses, metrics, models, plot, surrogate, train
-from .interop import from_nir, load_nir, save_nir, to_nir
-from .layers import (
-    Delay, DelayedLinear, EventConv2d, EventLinear, LearnableDelay, Scale, Sequential, SumPool2d, Threshold,
+from . import data, encoding, exact, functional, kernels, losses, metrics, models, plot, surrogate, train  # noqa: E402
+from .interop import from_nir, load_nir, save_nir, to_nir  # noqa: E402
+from .layers import (  # noqa: E402
+    Delay,
+    DelayedLinear,
+    EventConv2d,
+    EventLinear,
+    LearnableDelay,
+    Scale,
+    Sequential,
+    SumPool2d,
+    Threshold,
     TimeDistributed,
 )
-from .neurons import IF, LI, AdaptiveLeaky, Alpha, Lapicque, Leaky, NeuronBase, ResonateFire, RLeaky, RSynaptic, Synaptic
+from .neurons import (  # noqa: E402
+    IF,
+    LI,
+    AdaptiveLeaky,
+    Alpha,
+    Lapicque,
+    Leaky,
+    NeuronBase,
+    ResonateFire,
+    RLeaky,
+    RSynaptic,
+    Synaptic,
+)
 
 __version__ = "0.1.0"
 

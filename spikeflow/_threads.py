@@ -29,6 +29,8 @@ def configure_openmp_waiting() -> str:
     """Set the OpenMP wait policy for this process if it is still possible; returns what was done."""
     global _applied
     choice = os.environ.get("SPIKEFLOW_OMP_WAIT", "passive").strip().lower()
+    if choice not in ("keep", "passive") and not choice.isdigit():
+        raise ValueError(f"SPIKEFLOW_OMP_WAIT: expected 'passive', 'keep' or a spin count, got {choice!r}")
     if choice == "keep":
         _applied = "kept the runtime defaults (SPIKEFLOW_OMP_WAIT=keep)"
     elif "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
@@ -38,11 +40,9 @@ def configure_openmp_waiting() -> str:
     elif choice == "passive":
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         _applied = "OMP_WAIT_POLICY=PASSIVE"
-    elif choice.isdigit():
+    else:
         os.environ["GOMP_SPINCOUNT"] = choice
         _applied = f"GOMP_SPINCOUNT={choice}"
-    else:
-        raise ValueError(f"SPIKEFLOW_OMP_WAIT: expected 'passive', 'keep' or a spin count, got {choice!r}")
     return _applied
 
 

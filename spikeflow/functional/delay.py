@@ -30,10 +30,14 @@ class DelayState(NamedTuple):
 
 
 def delay_weights(d: Tensor, max_delay: int, kernel: str = "linear", sigma: float = 1.0) -> Tensor:
-    """w [D + 1, *d.shape]: the weight of each integer delay k = 0..D for real delays d (clamped to [0, D])."""
+    """w [D + 1, *d.shape]: the weight of each integer delay k = 0..D for real delays d.
+
+    d is clamped to [0, D]; the gradient passes the clamp unchanged (the slope at the boundary),
+    so a delay pushed past a bound can come back.
+    """
     if kernel not in DELAY_KERNELS:
         raise ValueError(f"kernel: expected one of {DELAY_KERNELS}, got {kernel!r}")
-    d = d.clamp(0, max_delay)
+    d = d + (d.clamp(0, max_delay) - d).detach()  # clamped value, gradient passed through (no dead zone)
     k = torch.arange(max_delay + 1, dtype=d.dtype, device=d.device).reshape(-1, *([1] * d.dim()))
     if kernel == "gaussian":
         return torch.softmax(-((k - d) ** 2) / (2 * sigma * sigma), dim=0)

@@ -244,7 +244,8 @@ class Exporter:
                 nodes[n] = nir.Output(output_type={"output": np.asarray(net.shapes[n])})
             else:
                 m = net.node(n)
-                if getattr(m, "is_stateful", False) and not isinstance(m, (NIRNetwork, Delay, LearnableDelay, DelayedLinear)):
+                layer_like = (NIRNetwork, Delay, LearnableDelay, DelayedLinear)
+                if getattr(m, "is_stateful", False) and not isinstance(m, layer_like):
                     piece = self.neuron(n, m, net.shapes[n])
                     if n in net.folded and net.folded[n] != f"{n}.w_rec":
                         piece.nodes[net.folded[n]] = piece.nodes.pop(f"{n}.w_rec")

@@ -68,9 +68,9 @@ class _SynapseDelayFunction(torch.autograd.Function):
             _nb.as_np(full), wt.numpy(), k0i.numpy(), fr.numpy(), ctx.max_delay, _nb.as_np(gy), need_x,
             gfull.numpy(), gw.numpy(), gf.numpy(),
         )
-        inside = ((delay >= 0) & (delay <= ctx.max_delay)).to(gf.dtype)  # the clamp passes no gradient outside
+        # the clamp of the delay to [0, D] passes the gradient unchanged (as delay_weights does)
         return (gfull if need_x else None, gw.T if ctx.needs_input_grad[1] else None,
-                gf.T * inside if ctx.needs_input_grad[2] else None, None)
+                gf.T if ctx.needs_input_grad[2] else None, None)
 
 
 def run(full: Tensor, weight: Tensor, delay: Tensor, bias: Tensor | None, max_delay: int, kernel: str,

@@ -10,6 +10,7 @@ from .sparse import EventLinear, event_linear
 from .sparse_conv import EventConv2d, event_conv2d
 
 __all__ = [
-    "Delay", "DelayedLinear", "DelayRoundingWarning", "LearnableDelay", "DrivenNeuron", "EventConv2d", "event_conv2d", "EventLinear", "event_linear", "Scale", "Sequential",
+    "Delay", "DelayedLinear", "DelayRoundingWarning", "LearnableDelay",
+    "DrivenNeuron", "EventConv2d", "event_conv2d", "EventLinear", "event_linear", "Scale", "Sequential",
     "SumPool2d", "Threshold", "TimeDistributed", "is_stateful", "time_distributed",
 ]

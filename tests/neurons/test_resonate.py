@@ -209,7 +209,8 @@ def test_backend_choice() -> None:
 def test_parameters_learn_and_validate() -> None:
     neuron = sf.ResonateFire(4, omega=(5.0, 10.0), b_offset=(2.0, 3.0))
     assert {n for n, _ in neuron.named_parameters()} == {"omega", "b_offset"}
-    assert neuron.omega.shape == (4,) and 5 <= float(neuron.omega.detach().min()) <= float(neuron.omega.detach().max()) <= 10
+    omega = neuron.omega.detach()
+    assert omega.shape == (4,) and 5 <= float(omega.min()) <= float(omega.max()) <= 10
     x = torch.randn(20, 2, 4) * 300
     out, st = neuron(x)
     (out.sum() + st.u.sum()).backward()
