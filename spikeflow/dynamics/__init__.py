@@ -6,17 +6,17 @@ Registration: each model module calls ``register(ModelSpec(...))`` at import; ad
 below (one line) and every kernel, the neuron modules and the conformance suite see it.
 """
 
-from .options import RESET_MODES, SpikeOptions, make_options
-from .sequence import run_steps
-from .spec import MODELS, ModelSpec, register
-from .spiking import delayed_reset_signal, fire, same_step_reset, winner_mask
+from .adaptive import AdaptiveState  # noqa: E402
+from .alpha import AlphaState  # noqa: E402
 
 # registration: one line per model family
 from .lif import LeakyState, SynapticState  # noqa: E402  (leaky, lapicque, synaptic, li, cuba_li)
-from .alpha import AlphaState  # noqa: E402
-from .adaptive import AdaptiveState  # noqa: E402
+from .options import RESET_MODES, SpikeOptions, make_options
 from .recurrent import RLeakyState, RSynapticState  # noqa: E402  (reference only; fused by the dense driver)
 from .resonate import ResonateState  # noqa: E402  (resonate, resonate_exact)
+from .sequence import run_steps
+from .spec import MODELS, ModelSpec, register
+from .spiking import delayed_reset_signal, fire, same_step_reset, winner_mask
 
 __all__ = [
     "MODELS", "ModelSpec", "register", "RESET_MODES", "SpikeOptions", "make_options", "run_steps",

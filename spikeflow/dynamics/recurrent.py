@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
-
-from typing import NamedTuple
 
 from .options import SpikeOptions
 from .spec import ModelSpec, register

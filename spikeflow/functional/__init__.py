@@ -7,7 +7,14 @@ re-exports the torch steps and states under their historical names.
 from ..dynamics.adaptive import AdaptiveState, adaptive_step
 from ..dynamics.alpha import AlphaState, alpha_step
 from ..dynamics.lif import (
-    LeakyState, SynapticState, cuba_li_step, first_order_step, lapicque_step, leaky_step, li_step, synaptic_step,
+    LeakyState,
+    SynapticState,
+    cuba_li_step,
+    first_order_step,
+    lapicque_step,
+    leaky_step,
+    li_step,
+    synaptic_step,
 )
 from ..dynamics.options import RESET_MODES, SpikeOptions, make_options
 from ..dynamics.recurrent import RLeakyState, RSynapticState, recurrent_input, rleaky_step, rsynaptic_step

@@ -18,6 +18,7 @@ from torch import Tensor
 from ..dynamics.options import SpikeOptions
 from .call import KernelCall, StaticConfig
 from .registry import KERNELS, Kernel, NoKernelError, select
+from .registry import run as _run_kernel
 
 __all__ = [
     "KERNELS", "Kernel", "KernelCall", "NoKernelError", "StaticConfig", "available_backends", "check_backend",
@@ -72,4 +73,4 @@ def run(
     state field is stacked over time to [T, B, ...].
     """
     call = KernelCall(model, x, state, params, opts, record)
-    return select(call, check_backend(_default_backend if backend is None else backend)).run(call)
+    return _run_kernel(select(call, check_backend(_default_backend if backend is None else backend)), call)

@@ -35,20 +35,12 @@ def span(m: int, threads: int) -> int:
     return max(BLOCK, (per + BLOCK - 1) // BLOCK * BLOCK)
 
 
-def _twin(kernel: Any, suffix: str, globals_: dict[str, Any]) -> Any:
-    """A copy of ``kernel``'s Python function under another name, with its globals updated."""
-    py = kernel.py_func
-    twin = types.FunctionType(py.__code__, {**py.__globals__, **globals_}, py.__name__ + suffix, py.__defaults__,
-                              py.__closure__)
-    twin.__qualname__ = py.__qualname__ + suffix
-    twin.__doc__ = py.__doc__
-    return twin
-
-
 def _serial(kernel: Any) -> Any:
     """The same kernel compiled without threading (prange runs as range): no parallel launch."""
-    options = {"error_model": kernel.targetoptions.get("error_model", "python")}
-    return numba.njit(cache=True, nogil=True, **options)(_twin(kernel, "_serial", {}))
+    py = kernel.py_func
+    twin = types.FunctionType(py.__code__, py.__globals__, py.__name__ + "_serial", py.__defaults__, py.__closure__)
+    twin.__qualname__ = py.__qualname__ + "_serial"
+    return numba.njit(cache=True, nogil=True, error_model=kernel.targetoptions.get("error_model", "python"))(twin)
 
 
 def flat(t: Tensor, feature_shape: torch.Size, m: int) -> np.ndarray:
@@ -123,17 +115,6 @@ def big_buffer(shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
     huge pages on large arrays: first touch costs a few 2 MB faults instead of one 4 kB fault
     per page (a fresh [T, M] buffer is allocated on every call)."""
     return torch.from_numpy(np.empty(shape, dtype=np.float32 if dtype == torch.float32 else np.float64))
-
-
-def chunk_steps(span: int) -> int:
-    """Steps per chunk for a kernel walking ``span`` neurons: about CHUNK_ELEMS elements."""
-    return max(1, CHUNK_ELEMS // max(1, span))
-
-
-def time_chunks(T: int, m: int) -> list[tuple[int, int]]:
-    """[t0, t1) step ranges of about CHUNK_ELEMS elements each, in time order."""
-    step = max(1, CHUNK_ELEMS // max(1, m))
-    return [(t0, min(t0 + step, T)) for t0 in range(0, T, step)]
 
 
 def one_zero(dt: torch.dtype) -> tuple[Any, Any]:

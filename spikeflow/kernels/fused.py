@@ -171,12 +171,42 @@ def run_scan(call: KernelCall, driver: Driver) -> tuple[Tensor, Any]:
     return out, spec.state(*fo)
 
 
-def flat_rows(tensors: list[Tensor], fshape: torch.Size, m: int, dtype: torch.dtype, extra: int = 0) -> Tensor:
-    """Stack scalars / per-neuron / per-sample tensors expanded to [len + extra, M]."""
-    out = torch.zeros((len(tensors) + extra, m), dtype=dtype)
+def flat_rows(tensors: list[Tensor], fshape: torch.Size, m: int, dtype: torch.dtype,
+              device: torch.device | str = "cpu") -> Tensor:
+    """Stack scalars / per-neuron / per-sample tensors expanded to [len, M]."""
+    out = torch.zeros((len(tensors), m), dtype=dtype, device=device)
     for i, t in enumerate(tensors):
         out[i] = t.detach().expand(fshape).reshape(m)
     return out
+
+
+def incoming(plan: Plan, gout: Tensor | None, gfields: list[Tensor | None], x: Tensor
+             ) -> tuple[Tensor, int, Tensor, Tensor, bool]:
+    """The backward's incoming gradients as drivers read them: gs [T, M] (or [1, M] with
+    shared = 1 when it is the same at every step, e.g. a loss on spike counts), lam [F + 1, M]
+    (the final state's gradients; row F: the reset signal's), gtr [F, T, M] (the traces')
+    or [F, 1, M] zeros, and whether gtr holds anything."""
+    T, _, m = numel_steps(x)
+    F, dt, dev = len(plan.spec.fields), x.dtype, x.device
+    shared = 1
+    if gout is None:
+        gs = torch.zeros((1, m), dtype=dt, device=dev)
+    else:
+        gs = gout.detach().reshape(T, m)
+        if T > 1 and gs.stride(0) == 0:
+            gs = gs[:1]
+        else:
+            shared = 0
+        gs = gs.contiguous()
+    lam = torch.zeros((F + 1, m), dtype=dt, device=dev)
+    has_gtr = plan.cfg.record and any(g is not None for g in gfields)
+    gtr = torch.zeros((F, T if has_gtr else 1, m), dtype=dt, device=dev)
+    for i, g in enumerate(gfields):
+        if g is not None and plan.cfg.record:
+            gtr[i] = g.detach().reshape(T, m)
+        elif g is not None:
+            lam[i] = g.detach().reshape(m)
+    return gs, shared, lam, gtr, has_gtr
 
 
 def numel_steps(x: Tensor) -> tuple[int, torch.Size, int]:

@@ -7,6 +7,7 @@ of reasons it refuses a call.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any, ClassVar
 
@@ -24,14 +25,6 @@ class NoKernelError(ValueError):
     """No kernel of the requested backend runs the call; the message lists every reason."""
 
 
-def _numba_missing() -> str | None:
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return "numba is not installed"
-    return None
-
-
 class Kernel:
     """Base: declarations checked generically; subclasses add their own reasons and ``run``."""
 
@@ -43,7 +36,8 @@ class Kernel:
     INHIBITION: ClassVar[bool | None] = False  # True: only winner-take-all calls; None: both
     UNDER_COMPILE: ClassVar[bool] = False  # runs while torch.compile traces
     FUSED_ROWS: ClassVar[bool] = False  # needs the model's declared rows
-    DOUBLE_BACKWARD: ClassVar[str] = "native"  # "native" | "rows" (recomputed on tensors from the rows)
+    DOUBLE_BACKWARD: ClassVar[str] = "native"  # "native" | "rows" (recomputed on tensors from the rows) | "none"
+    NEEDS_NUMBA: ClassVar[bool] = False
 
     def models(self) -> frozenset[str]:
         if self.MODELS is not None:
@@ -64,6 +58,8 @@ class Kernel:
             reasons.append("winner-take-all inhibition is " + ("required" if self.INHIBITION else "not supported"))
         if not self.UNDER_COMPILE and torch.compiler.is_compiling():
             reasons.append("torch.compile is tracing (compiled kernels cannot be traced)")
+        if self.NEEDS_NUMBA and importlib.util.find_spec("numba") is None:
+            reasons.append("numba is not installed")
         return reasons
 
     def run(self, call: KernelCall) -> tuple[Tensor, Any]:
@@ -83,18 +79,14 @@ class Reference(Kernel):
 
 
 class NumbaScan(Kernel):
-    """Every model with declared rows, compiled from them (``kernels.numba``)."""
+    """Every model with declared rows, compiled from them (``kernels.numba``); winner-take-all
+    inhibition is a variant of the same generated driver."""
 
     NAME, BACKEND = "numba_scan", "cpu"
-    DEVICES, DTYPES = frozenset({"cpu"}), _FLOATS
+    INHIBITION = None
+    DEVICES, DTYPES, NEEDS_NUMBA = frozenset({"cpu"}), _FLOATS, True
     FUSED_ROWS = True
     DOUBLE_BACKWARD = "rows"
-
-    def not_supported_reasons(self, call: KernelCall) -> list[str]:
-        reasons = super().not_supported_reasons(call)
-        if (missing := _numba_missing()) is not None:
-            reasons.append(missing)
-        return reasons
 
     def run(self, call: KernelCall) -> tuple[Tensor, Any]:
         from .fused import run_scan
@@ -103,39 +95,16 @@ class NumbaScan(Kernel):
         return run_scan(call, DRIVER)
 
 
-class NumbaWTA(Kernel):
-    """Winner-take-all coupling of a sample's neurons (leaky, lapicque, synaptic)."""
-
-    NAME, BACKEND = "numba_wta", "cpu"
-    MODELS = frozenset({"leaky", "lapicque", "synaptic"})
-    DEVICES, DTYPES = frozenset({"cpu"}), _FLOATS
-    INHIBITION = True
-    DOUBLE_BACKWARD = "none"
-
-    def not_supported_reasons(self, call: KernelCall) -> list[str]:
-        reasons = super().not_supported_reasons(call)
-        if (missing := _numba_missing()) is not None:
-            reasons.append(missing)
-        return reasons
-
-    def run(self, call: KernelCall) -> tuple[Tensor, Any]:
-        from . import cpu_inhibition
-
-        return cpu_inhibition.run(call.model, call.x, call.state, call.params, call.opts, call.record)
-
-
 class NumbaRecurrent(Kernel):
     """Recurrent Leaky / Synaptic: one-to-one feedback or an all-to-all GEMM per step."""
 
     NAME, BACKEND = "numba_recurrent", "cpu"
     MODELS = frozenset({"rleaky", "rsynaptic"})
-    DEVICES, DTYPES = frozenset({"cpu"}), _FLOATS
+    DEVICES, DTYPES, NEEDS_NUMBA = frozenset({"cpu"}), _FLOATS, True
     DOUBLE_BACKWARD = "none"
 
     def not_supported_reasons(self, call: KernelCall) -> list[str]:
         reasons = super().not_supported_reasons(call)
-        if (missing := _numba_missing()) is not None:
-            reasons.append(missing)
         if not reasons and call.params:
             from .cpu_recurrent import unfusable_reasons
 
@@ -149,35 +118,82 @@ class NumbaRecurrent(Kernel):
 
 
 class TritonScan(Kernel):
-    """CUDA tensors, or CPU tensors under TRITON_INTERPRET=1 (tests)."""
+    """Every model with declared rows on CUDA tensors (CPU tensors under TRITON_INTERPRET=1, for tests)."""
 
     NAME, BACKEND = "triton_scan", "triton"
-    MODELS = frozenset({"leaky", "lapicque", "synaptic", "li", "cuba_li", "alpha", "adaptive"})
     DTYPES = _FLOATS
-    DOUBLE_BACKWARD = "none"
+    FUSED_ROWS = True
+    DOUBLE_BACKWARD = "rows"
 
     def not_supported_reasons(self, call: KernelCall) -> list[str]:
         reasons = super().not_supported_reasons(call)
-        from . import triton_lif
-
-        if not triton_lif._triton_importable():
+        if importlib.util.find_spec("triton") is None:
             return [*reasons, "triton is not installed"]
         x = call.x
-        if not x.is_cuda:
-            if x.device.type != "cpu" or os.environ.get("TRITON_INTERPRET") != "1":
-                reasons.append(f"device {x.device.type!r}: needs CUDA (or CPU under TRITON_INTERPRET=1)")
-            elif not triton_lif._interpreted():
-                reasons.append("the triton kernels were loaded without TRITON_INTERPRET=1")
+        if not x.is_cuda and (x.device.type != "cpu" or os.environ.get("TRITON_INTERPRET") != "1"):
+            reasons.append(f"device {x.device.type!r}: needs CUDA (or CPU tensors under TRITON_INTERPRET=1)")
         return reasons
 
     def run(self, call: KernelCall) -> tuple[Tensor, Any]:
-        from . import triton_lif
+        from .fused import run_scan
+        from .triton.driver import DRIVER
 
-        return triton_lif.run(call.model, call.x, call.state, call.params, call.opts, call.record)
+        return run_scan(call, DRIVER)
 
 
 # the one flat priority list: auto takes the first kernel with no reasons
-KERNELS: list[Kernel] = [TritonScan(), NumbaWTA(), NumbaRecurrent(), NumbaScan(), Reference()]
+KERNELS: list[Kernel] = [TritonScan(), NumbaRecurrent(), NumbaScan(), Reference()]
+
+
+class _RouteDoubleBackward(torch.autograd.Function):
+    """Runs a kernel without a differentiable backward; a backward with create_graph=True is
+    recomputed by the first kernel (in KERNELS order) that declares one (the reference)."""
+
+    @staticmethod
+    def forward(ctx, kernel: Kernel, call: KernelCall, keys: tuple[str, ...], *leaves: Tensor):  # type: ignore[override]
+        inner = [t.detach().requires_grad_(t.requires_grad) for t in leaves]
+        with torch.enable_grad():
+            out, st = kernel.run(_rebuild(call, keys, inner))
+        ctx.call, ctx.keys, ctx.inner, ctx.outs = call, keys, inner, (out, *st)
+        ctx.state_type = type(st)
+        ctx.save_for_backward(*leaves)
+        return (out.detach(), *(f.detach() for f in st))
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor | None):  # type: ignore[override]
+        if torch.is_grad_enabled():  # create_graph: a kernel whose backward is differentiable
+            leaves = ctx.saved_tensors
+            call = _rebuild(ctx.call, ctx.keys, list(leaves))
+            k = next(k for k in KERNELS if k.DOUBLE_BACKWARD != "none" and not k.not_supported_reasons(call))
+            out, st = k.run(call)
+            outs, wrt = (out, *st), leaves
+        else:
+            outs, wrt = ctx.outs, ctx.inner
+        pairs = [(o, g) for o, g in zip(outs, grads, strict=True) if g is not None and o.requires_grad]
+        idx = [i for i, t in enumerate(wrt) if t.requires_grad]
+        got = torch.autograd.grad([o for o, _ in pairs], [wrt[i] for i in idx], [g for _, g in pairs],
+                                  allow_unused=True, create_graph=torch.is_grad_enabled()) if pairs and idx else []
+        res: list[Tensor | None] = [None] * len(wrt)
+        for i, g in zip(idx, got, strict=True):
+            res[i] = g
+        return (None, None, None, *res)
+
+
+def _rebuild(call: KernelCall, keys: tuple[str, ...], leaves: list[Tensor]) -> KernelCall:
+    n = 1 + len(call.state)
+    params = {**call.params, **dict(zip(keys, leaves[n:], strict=True))}
+    return KernelCall(call.model, leaves[0], type(call.state)(*leaves[1:n]), params, call.opts, call.record)
+
+
+def run(kernel: Kernel, call: KernelCall) -> tuple[Tensor, Any]:
+    """``kernel.run(call)``; a kernel without a differentiable backward is wrapped so that a
+    later ``create_graph=True`` backward is routed to one that has it (decided here)."""
+    if kernel.DOUBLE_BACKWARD != "none" or not call.requires_grad:
+        return kernel.run(call)
+    keys = tuple(k for k, v in call.params.items() if isinstance(v, Tensor))
+    leaves = [call.x, *call.state, *(call.params[k] for k in keys)]
+    out, *fields = _RouteDoubleBackward.apply(kernel, call, keys, *leaves)
+    return out, type(call.state)(*fields)
 
 
 def select(call: KernelCall, backend: str = "auto") -> Kernel:

@@ -29,8 +29,7 @@ def test_auto_picks_cpu_for_cpu_float_tensors(model: str) -> None:
 @pytest.mark.parametrize(
     "model,x,opts",
     [
-        ("alpha", torch.zeros(2, 1, 3), make_options(inhibition=True)),
-        ("adaptive", torch.zeros(2, 1, 3), make_options(inhibition=True)),
+        ("leaky", torch.zeros(2, 1, 3, dtype=torch.float16), make_options()),
         ("rleaky", torch.zeros(2, 1, 3), make_options(inhibition=True)),
         ("leaky", torch.zeros(2, 1, 3, dtype=torch.bfloat16), make_options()),
     ],
@@ -41,7 +40,7 @@ def test_auto_falls_back_to_reference(model: str, x: torch.Tensor, opts) -> None
 
 def test_explicit_cpu_on_unsupported_call_names_the_problem() -> None:
     with pytest.raises(ValueError, match="cpu"):
-        kernels.resolve("cpu", "alpha", torch.zeros(2, 1, 3), make_options(inhibition=True))
+        kernels.resolve("cpu", "rleaky", torch.zeros(2, 1, 3), make_options(inhibition=True))
 
 
 def test_module_with_inhibition_runs_fused_under_auto() -> None:

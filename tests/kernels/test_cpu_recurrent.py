@@ -12,7 +12,6 @@ import spikeflow as sf
 from spikeflow import kernels, surrogate
 from spikeflow.functional import make_options
 from spikeflow.functional.states import RLeakyState, RSynapticState
-from spikeflow.kernels import cpu_recurrent
 
 pytest.importorskip("numba")
 
@@ -197,11 +196,27 @@ def test_all_to_all_with_extra_batch_dims() -> None:
         torch.testing.assert_close(b, a, rtol=1e-7, atol=1e-10)
 
 
-def test_declines_winner_take_all() -> None:
+def test_declines_winner_take_all_and_says_why() -> None:
+    from spikeflow.kernels.registry import NumbaRecurrent
+
     x = torch.zeros(2, 1, 3)
-    assert cpu_recurrent.supports("rleaky", x, make_options())
-    assert not cpu_recurrent.supports("rleaky", x, make_options(inhibition=True))
-    assert not cpu_recurrent.supports("leaky", x, make_options())
+    k = NumbaRecurrent()
+    assert not k.not_supported_reasons(kernels.KernelCall("rleaky", x, (), {}, make_options()))
+    assert "inhibition" in " ".join(k.not_supported_reasons(kernels.KernelCall("rleaky", x, (), {},
+                                                                              make_options(inhibition=True))))
+    assert k.not_supported_reasons(kernels.KernelCall("leaky", x, (), {}, make_options()))
+
+
+def test_unfusable_call_is_a_reason_not_a_silent_fallback() -> None:
+    """A float32 weight with float64 input: auto says reference, explicit cpu raises with the reason."""
+    x = torch.zeros(3, 2, 4, dtype=F64)
+    params = {"beta": 0.9, "threshold": 1.0, "graded": 1.0, "weight": torch.zeros(4, 4), "bias": None,
+              "v_scale": None}
+    state = RLeakyState(torch.zeros(2, 4, dtype=F64), torch.zeros(2, 4, dtype=F64))
+    call = kernels.KernelCall("rleaky", x, state, params, make_options())
+    assert kernels.select(call, "auto").BACKEND == "reference"
+    with pytest.raises(kernels.NoKernelError, match="weight must be"):
+        kernels.run("rleaky", x, state, params, make_options(), backend="cpu")
 
 
 @pytest.mark.parametrize("kind", ["one", "all"])

@@ -16,13 +16,21 @@ import torch
 from torch import Tensor
 
 from .._cpu_util import CHUNK_ELEMS, KERNEL_LOCK, big_buffer, heaviside, kernel_threads, span
-from ..fused import Plan, flat_rows, numel_steps
+from ..fused import Plan, flat_rows, incoming, initial_reset, numel_steps
 from .codegen import drivers
 
 
 def _formula(sur: Any) -> tuple[Any, tuple[float, ...]] | None:
     f = sur.kernel_formula() if sur is not None and hasattr(sur, "kernel_formula") else None
     return None if f is None else (f[0], tuple(f[1]))
+
+
+def _span(x: Tensor, m: int, threads: int, wta: bool) -> tuple[int, int]:
+    """(neurons per span, neurons per sample for winner-take-all: spans hold whole samples)."""
+    if not wta:
+        return span(m, threads), 0
+    nf = m // max(1, x.shape[1]) if x.dim() > 1 else 1
+    return -(-x.shape[1] // threads) * nf if x.dim() > 1 else m, max(1, nf)
 
 
 def _scratch_steps(blk: int, rows: int) -> int:
@@ -33,12 +41,11 @@ def _scratch_steps(blk: int, rows: int) -> int:
 class NumbaDriver:
     """Forward / backward of FusedScan on CPU tensors (float32 / float64)."""
 
-    def forward(self, plan: Plan, x: Tensor, fields: list[Tensor], kp: list[Tensor]) -> tuple[Tensor, list[Tensor], Any]:
+    def forward(self, plan: Plan, x: Tensor, fields: list[Tensor], kp: list[Tensor]
+                ) -> tuple[Tensor, list[Tensor], Any]:
         spec, cfg = plan.spec, plan.cfg
         T, fshape, m = numel_steps(x)
         F, dt = len(spec.fields), x.dtype
-        from ..fused import initial_reset
-
         xs = x.detach().reshape(T, m).contiguous()
         st0 = flat_rows([*fields, initial_reset(spec, cfg, fields, kp)], fshape, m, dt)
         prm = flat_rows(kp, fshape, m, dt)
@@ -47,11 +54,11 @@ class NumbaDriver:
         fin = torch.empty((F, m), dtype=dt)
         with KERNEL_LOCK:
             threads = kernel_threads()
-            blk = span(m, threads)
-            L = _scratch_steps(blk, 3 + F)
+            blk, nf = _span(x, m, threads, cfg.inhibition)
+            L = _scratch_steps(blk, 4 + F)
             ckpt = torch.empty(((T + L - 1) // L, F + 1, m), dtype=dt)
-            mod = drivers(spec, None, 0, False)
-            iv = np.array([L, blk, int(cfg.record), 0, 0, 0, 0, 0], dtype=np.int64)
+            mod = drivers(spec, None, 0, False, cfg.inhibition)
+            iv = np.array([L, blk, int(cfg.record), 0, 0, 0, 0, 0, nf], dtype=np.int64)
             (mod.forward_par if threads > 1 else mod.forward_ser)(
                 xs.numpy(), st0.numpy(), prm.numpy(), self._fl(cfg, dt), iv, s.numpy(), trc.numpy(), ckpt.numpy(),
                 fin.numpy(),
@@ -72,26 +79,7 @@ class NumbaDriver:
         F, P, dt = len(spec.fields), len(spec.kernel_params), x.dtype
         xs = x.detach().reshape(T, m).contiguous()
         prm = flat_rows(kp, fshape, m, dt)
-        shared = 0
-        if gout is None:
-            gs, shared = torch.zeros((1, m), dtype=dt), 1
-        else:
-            gs = gout.detach().reshape(T, m)
-            if T > 1 and gs.stride(0) == 0:  # the same gradient at every step (e.g. a loss on counts)
-                gs, shared = gs[:1], 1
-            gs = gs.contiguous()
-        lam = torch.zeros((F + 1, m), dtype=dt)
-        if cfg.record and any(g is not None for g in gfields):
-            gtr = torch.zeros((F, T, m), dtype=dt)
-            for i, g in enumerate(gfields):
-                if g is not None:
-                    gtr[i] = g.detach().reshape(T, m)
-        else:
-            gtr = torch.zeros((F, 1, m), dtype=dt)
-            if not cfg.record:
-                for i, g in enumerate(gfields):
-                    if g is not None:
-                        lam[i] = g.detach().reshape(m)
+        gs, shared, lam, gtr, has_gtr = incoming(plan, gout, gfields, x)
         dprm = torch.zeros((P, m), dtype=dt)
         dx = big_buffer((T, m), dt)
         formula = _formula(cfg.surrogate) if spec.spiking else None
@@ -99,23 +87,23 @@ class NumbaDriver:
         C = ckpt.shape[0]
         with KERNEL_LOCK:
             threads = kernel_threads()
-            blk = span(m, threads)
+            blk, nf = _span(x, m, threads, cfg.inhibition)
             fl = self._fl(cfg, dt)
             mod = drivers(spec, None if formula is None else formula[0], 0 if formula is None else len(formula[1]),
-                          need_params)
+                          need_params, cfg.inhibition)
             bwd = mod.backward_par if threads > 1 else mod.backward_ser
             args = [xs.numpy(), ckpt.numpy(), prm.numpy(), fl]
             tail = [gs.numpy(), gtr.numpy(), lam.numpy(), dprm.numpy(), dx.numpy()]
-            gtr_on = int(gtr.shape[1] == T and cfg.record)
+            gtr_on = int(has_gtr)
             if formula is not None or not spec.spiking:
                 consts = tuple(type(one)(c) for c in formula[1]) if formula is not None else (one,)
-                iv = np.array([L, blk, 0, 0, C, 0, shared, gtr_on], dtype=np.int64)
+                iv = np.array([L, blk, 0, 0, C, 0, shared, gtr_on, nf], dtype=np.int64)
                 bwd(*args, iv, *tail, np.zeros((1, 1), dtype=type(one)), consts)
             else:  # surrogate without a formula: u - b of a chunk, its sg in torch, then the chunk's backward
                 buf = torch.empty((min(L, T), m), dtype=dt)
                 for c in range(C - 1, -1, -1):
                     n_c = min(L, T - c * L)
-                    iv = np.array([L, blk, 0, c, c + 1, 1, shared, gtr_on], dtype=np.int64)
+                    iv = np.array([L, blk, 0, c, c + 1, 1, shared, gtr_on, nf], dtype=np.int64)
                     bwd(*args, iv, *tail, buf.numpy(), (one,))
                     sh = buf[:n_c]
                     sg = cfg.surrogate.grad(sh, heaviside(sh)).to(dt).contiguous()
