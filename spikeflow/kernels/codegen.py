@@ -46,10 +46,12 @@ def fire_lines(spec: ModelSpec, target: str, out: str | None, ix: str, h: str, w
     return lines + ([f"{target}_{spk}{ix} = sp"] if spk else []) + [f"rr{ix} = {'cr' if wta and not spk else 'sp'}"]
 
 
-def adjoint_lines(spec: ModelSpec, ix: str, h: str, sg: str, win: str | None = None) -> list[str]:
+def adjoint_lines(spec: ModelSpec, ix: str, h: str, sg: str, win: str | None = None, lean: bool = False
+                  ) -> list[str]:
     """dL/du and dL/db of a step from the adjoints after it (lam_*, gtr_*, gst, lam_r): the
     output, the spike's surrogate ``sg``, the same-step reset (not detached: nd = 1). ``win``:
-    the winner-take-all mask of the step (the output spike is H(u - b) win)."""
+    the winner-take-all mask of the step (the output spike is H(u - b) win). ``lean``: a
+    detached reset and no trace gradients (the training case): those terms are not generated."""
     mem, spk = spec.membrane, spec.spike_field
     if not spec.spiking:
         return [f"du = lam_{mem}{ix} + gtr_{mem}{ix} + gst{ix}", "db = du - du"]
@@ -61,7 +63,7 @@ def adjoint_lines(spec: ModelSpec, ix: str, h: str, sg: str, win: str | None = N
         gsp = f"{gm} + lam_r{ix}" if spk else gm
         spike = [f"cr = {_h(h, 'sh')}", f"sp = cr * {win}"]
         grad = f"g = gsp * {win} * {sg}" if spk else f"g = (gsp * {win} + lam_r{ix}) * {sg}"
-    return [
+    lines = [
         f"gv = lam_{mem}{ix} + gtr_{mem}{ix}",
         "sh = u - b",
         *spike,
@@ -70,6 +72,10 @@ def adjoint_lines(spec: ModelSpec, ix: str, h: str, sg: str, win: str | None = N
         "du = gv - sz * (gv * sp) + g",
         "db = -(ss * (gv * sp)) - g",
     ]
+    if lean:
+        lines = [x.replace(f" + gtr_{mem}{ix}", "").replace(f" + gtr_{spk}{ix}", "").replace(f" + lam_r{ix}", "")
+                 .replace(" - nd * (ss * (gv * b) + sz * (gv * u))", "") for x in lines]
+    return lines
 
 
 def cache_dir() -> Path | None:

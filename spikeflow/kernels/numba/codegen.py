@@ -93,7 +93,6 @@ def {name}(x, ckpt, prm, fl, iv, gs, gtr, lam, dprm, dx, sgbuf, sgc):
                     {vjp_out} = _row_vjp({vjp_in}, xt[k], {prev_state}, rrow[k], {row_params}, ds, dz, one)
                     dxt[k] = d_in
 {lam_update}
-                    lam_r[k] = nd * d_reset
 {acc_update}
 {store_lam}
         lam[{F}, lo:hi] = lam_r
@@ -139,7 +138,7 @@ def _step(spec: ModelSpec, wta: bool, out: str | None, extra: list[str], n: int)
     return _indent(lines, n)
 
 
-def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = False) -> str:
+def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = False, lean: bool = False) -> str:
     """Source of the forward and backward drivers of ``spec`` (parallel and serial)."""
     fields, carried, P = spec.fields, spec.carried, spec.kernel_params
     F = len(fields)
@@ -163,7 +162,10 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = Fa
     vjp_in = ", ".join(["du", "db", *(f"(lam_{f}[k] + gtr_{f}[k])" for f in carried)])
     vjp_out = ", ".join(["d_in", *(f"d_{f}" for f in fields), "d_reset", *(f"d_p_{p}" for p in P)])
     sg = f"_sgf(sh, cr, {', '.join(f'sgc[{i}]' for i in range(_n_consts(formula)))})" if formula else "sgt[k]"
-    adjoint = adjoint_lines(spec, "[k]", NUMBA_H, sg, "sw[k]" if wta else None)
+    adjoint = adjoint_lines(spec, "[k]", NUMBA_H, sg, "sw[k]" if wta else None, lean)
+    if lean:  # detached reset, no trace gradients: no reset-signal adjoint, no trace rows
+        vjp_in = ", ".join(
+            ["du", "db", *(f"lam_{f}[k]" for f in carried)])
     bwd = dict(
         F=F, NS=NS, NS1=NS, row_out=row_out, row_state=row_state, row_params=row_params, vjp_in=vjp_in, vjp_out=vjp_out,
         load=_indent([f"p_{p} = prm[{i}, lo:hi]" for i, p in enumerate(P)]
@@ -178,10 +180,11 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = Fa
         store_scratch=_indent([f"s_{f}[:] = st_{f}" for f in fields], 16),
         prev_rows=_indent([f"pv_{f} = sc[j - 1, {3 + i}] if j > 0 else ckpt[c, {i}, lo:hi]"
                            for i, f in enumerate(fields)], 16),
-        gtr_rows=_indent([f"gtr_{f} = gtr[{i}, tt, lo:hi]" for i, f in enumerate(fields)], 16),
+        gtr_rows=_indent([] if lean else [f"gtr_{f} = gtr[{i}, tt, lo:hi]" for i, f in enumerate(fields)], 16),
         prev_state=", ".join(f"pv_{f}[k]" for f in fields),
         adjoint=_indent(adjoint, 20),
-        lam_update=_indent([f"lam_{f}[k] = d_{f}" for f in fields], 20),
+        lam_update=_indent([f"lam_{f}[k] = d_{f}" for f in fields] + ([] if lean else ["lam_r[k] = nd * d_reset"]),
+                           20),
         acc_update=_indent([f"acc_{p}[k] += d_p_{p}" for p in P] if pg else [], 20),
         store_lam=_indent([f"lam[{i}, lo:hi] = lam_{f}" for i, f in enumerate(fields)], 8),
         store_acc=_indent([f"dprm[{i}, lo:hi] = acc_{p}" for i, p in enumerate(P)] if pg else [], 8),
@@ -219,11 +222,11 @@ def _source_of(fn: Callable[..., Any]) -> str:
 
 @functools.lru_cache(maxsize=None)
 def drivers(spec: ModelSpec, formula: Callable[..., Any] | None, n_consts: int, pg: bool,
-            wta: bool = False) -> ModuleType:
+            wta: bool = False, lean: bool = False) -> ModuleType:
     """The compiled drivers of ``spec`` (module with forward_par/ser, backward_par/ser);
     ``wta``: the winner-take-all variant (the first largest u - b of each sample may spike)."""
     fkey = f"f#{n_consts}" if formula is not None else None
-    body = driver_source(spec, fkey, pg, wta)
+    body = driver_source(spec, fkey, pg, wta, lean)
     links = {"_row": spec.row, "_row_vjp": spec.row_vjp, **({"_sgf": formula} if formula is not None else {})}
     names = {k: _importable(fn) for k, fn in links.items()}
     digest = hashlib.sha256(
@@ -235,7 +238,7 @@ def drivers(spec: ModelSpec, formula: Callable[..., Any] | None, n_consts: int, 
         imports = [f"from {n.split(':')[0]} import {n.split(':')[1]} as {k}_py" for k, n in names.items()]
         jit = [f"{k} = numba.njit(nogil=True, error_model='numpy')({k}_py)" for k in links]
         text = "\n".join([_HEADER.format(model=spec.name), *imports, *jit, "CACHE = True", body])
-        return load_module(root, f"sf_{spec.name}{'_wta' if wta else ''}_{digest}", text)
+        return load_module(root, f"sf_{spec.name}{'_wta' if wta else ''}{'_lean' if lean else ''}_{digest}", text)
     module = ModuleType(f"spikeflow_generated_{spec.name}_{digest}")
     ns = module.__dict__
     ns.update({"numba": numba, "np": __import__("numpy"), "prange": numba.prange, "CACHE": False})

@@ -89,8 +89,9 @@ class NumbaDriver:
             threads = kernel_threads()
             blk, nf = _span(x, m, threads, cfg.inhibition)
             fl = self._fl(cfg, dt)
+            lean = cfg.detach and not has_gtr and formula is not None  # the training case, specialised
             mod = drivers(spec, None if formula is None else formula[0], 0 if formula is None else len(formula[1]),
-                          need_params, cfg.inhibition)
+                          need_params, cfg.inhibition, lean)
             bwd = mod.backward_par if threads > 1 else mod.backward_ser
             args = [xs.numpy(), ckpt.numpy(), prm.numpy(), fl]
             tail = [gs.numpy(), gtr.numpy(), lam.numpy(), dprm.numpy(), dx.numpy()]
