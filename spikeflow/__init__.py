@@ -4,17 +4,61 @@ Sequences are time-major ``[T, B, ...]``. Neuron modules return ``(output, state
 step with ``.step(x_t, state)``; state is explicit and never stored on the module.
 """
 
-from . import analysis, convert, data, encoding, exact, functional, kernels, losses, metrics, models, online, plot, surrogate, train
-from .interop import from_nir, load_nir, save_nir, to_nir
-from .layers import Delay, EventConv2d, EventLinear, Scale, Sequential, SumPool2d, Threshold, TimeDistributed
-from .neurons import IF, LI, AdaptiveLeaky, Alpha, Lapicque, Leaky, NeuronBase, RLeaky, RSynaptic, Synaptic
+from ._threads import configure_openmp_waiting
+
+configure_openmp_waiting()  # before anything imports torch: libgomp reads its wait policy when loaded
+
+from . import (  # noqa: E402
+    analysis,
+    convert,
+    data,
+    encoding,
+    exact,
+    functional,
+    kernels,
+    losses,
+    metrics,
+    models,
+    online,
+    plot,
+    quant,
+    surrogate,
+    train,
+)
+from .interop import from_nir, load_nir, save_nir, to_nir  # noqa: E402
+from .layers import (  # noqa: E402
+    Delay,
+    DelayedLinear,
+    EventConv2d,
+    EventLinear,
+    LearnableDelay,
+    Scale,
+    Sequential,
+    SumPool2d,
+    Threshold,
+    TimeDistributed,
+)
+from .neurons import (  # noqa: E402
+    IF,
+    LI,
+    AdaptiveLeaky,
+    Alpha,
+    Lapicque,
+    Leaky,
+    NeuronBase,
+    ResonateFire,
+    RLeaky,
+    RSynaptic,
+    Synaptic,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AdaptiveLeaky", "Alpha", "IF", "LI", "Lapicque", "Leaky", "NeuronBase", "RLeaky", "RSynaptic",
+    "AdaptiveLeaky", "Alpha", "IF", "LI", "Lapicque", "Leaky", "NeuronBase", "RLeaky", "RSynaptic", "ResonateFire",
     "Sequential", "Synaptic", "TimeDistributed", "encoding", "functional", "kernels", "losses", "metrics",
     "surrogate", "Delay", "EventConv2d", "EventLinear", "Scale", "SumPool2d", "Threshold",
+    "DelayedLinear", "LearnableDelay",
     "from_nir", "load_nir", "save_nir", "to_nir",
-    "analysis", "convert", "data", "exact", "models", "online", "plot", "train",
+    "analysis", "convert", "data", "exact", "models", "online", "plot", "quant", "train",
 ]

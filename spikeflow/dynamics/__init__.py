@@ -13,6 +13,7 @@ from .alpha import AlphaState  # noqa: E402
 from .lif import LeakyState, SynapticState  # noqa: E402  (leaky, lapicque, synaptic, li, cuba_li)
 from .options import RESET_MODES, SpikeOptions, make_options
 from .recurrent import RLeakyState, RSynapticState  # noqa: E402  (reference only; fused by the dense driver)
+from .resonate import ResonateState  # noqa: E402  (resonate, resonate_exact)
 from .sequence import run_steps
 from .spec import MODELS, ModelSpec, register
 from .spiking import delayed_reset_signal, fire, same_step_reset, winner_mask
@@ -21,4 +22,5 @@ __all__ = [
     "MODELS", "ModelSpec", "register", "RESET_MODES", "SpikeOptions", "make_options", "run_steps",
     "delayed_reset_signal", "fire", "same_step_reset", "winner_mask",
     "LeakyState", "SynapticState", "AlphaState", "AdaptiveState", "RLeakyState", "RSynapticState",
+    "ResonateState",
 ]

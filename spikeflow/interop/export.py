@@ -31,11 +31,13 @@ from torch import Tensor, nn
 
 from ..layers.delay import Delay
 from ..layers.elementwise import Scale, Threshold
+from ..layers.learnable_delay import DelayedLinear, LearnableDelay
 from ..layers.nir_neurons import DrivenNeuron
 from ..layers.pool import SumPool2d
 from ..layers.sequential import TimeDistributed
 from ..neurons import LI, AdaptiveLeaky, Alpha, Lapicque, Leaky, RLeaky, RSynaptic, Synaptic
 from . import conv_export
+from .delays import delayed_linear_nodes, learnable_delay_node
 from .network import NIRNetwork
 from .options import META
 from .reader import type_checked
@@ -211,6 +213,10 @@ class Exporter:
         if mapping is not None:
             node = mapping(name, m)
             return None if node is conv_export.SKIP else Piece({name: node}, [], name, name)
+        if isinstance(m, LearnableDelay):
+            return Piece({name: learnable_delay_node(name, m, in_shape, self.dt)}, [], name, name)
+        if isinstance(m, DelayedLinear):
+            return Piece(*delayed_linear_nodes(name, m, self.dt))
         fn = next((f for cls, f in LAYER_EXPORTS.items() if isinstance(m, cls)), None)
         if fn is not None:
             return Piece({name: fn(self, name, m, in_shape)}, [], name, name)

@@ -26,6 +26,8 @@ T, B, N = 12, 3, 5
 PARAM_RANGES: dict[Any, tuple[float, float]] = {
     "threshold": (0.8, 1.2), "graded": (0.7, 0.7), "gain": (1.3, 1.3), "adaptation": (0.1, 0.3),
     ("alpha", "alpha"): (0.85, 0.95), ("alpha", "beta"): (0.5, 0.8),
+    ("resonate", "dt"): (0.3, 0.3), ("resonate", "omega"): (1.0, 2.5), ("resonate", "b_offset"): (0.0, 0.3),
+    ("resonate", "gamma"): (0.5, 0.5),
 }
 RESETS = ["subtract", "zero", "none"]
 
