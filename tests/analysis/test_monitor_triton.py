@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
 import torch
@@ -12,21 +11,8 @@ pytest.importorskip("triton")
 
 import spikeflow as sf  # noqa: E402
 from spikeflow.analysis import Monitor  # noqa: E402
-from spikeflow.kernels import triton_lif  # noqa: E402
 
 CUDA = torch.cuda.is_available()
-if not CUDA:  # triton.jit reads TRITON_INTERPRET when it decorates (the kernels' first import)
-    _before = os.environ.get("TRITON_INTERPRET")
-    os.environ["TRITON_INTERPRET"] = "1"
-    try:
-        triton_lif._kernels()
-    finally:
-        if _before is None:
-            del os.environ["TRITON_INTERPRET"]
-        else:
-            os.environ["TRITON_INTERPRET"] = _before
-    if not triton_lif._interpreted():
-        pytest.skip("triton kernels were loaded for the GPU before this module; no CUDA here", allow_module_level=True)
 
 
 @pytest.fixture(autouse=True)
