@@ -87,7 +87,14 @@ def _compiling() -> bool:
 
 
 def _scan_finite(name: str, x: Tensor) -> None:
-    if x.numel() and not bool(torch.isfinite(x).all()):
+    # One reduction first: any NaN or inf makes the sum NaN or inf. Only then (or when finite values
+    # overflow the sum) the exact elementwise check runs, so the common case costs a sum, not a mask.
+    if not x.numel():
+        return
+    total = x.detach().sum(dtype=torch.float64) if x.dtype in (torch.float16, torch.bfloat16) else x.detach().sum()
+    if bool(torch.isfinite(total)):
+        return
+    if not bool(torch.isfinite(x).all()):
         n_nan = int(torch.isnan(x).sum())
         n_inf = int(torch.isinf(x).sum())
         raise ValueError(
