@@ -26,22 +26,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from ..train.argtypes import positive_float, positive_int
 from .base import DataNotFoundError
 from .events import pad_time_major
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
 
 
 def _fraction(text: str) -> float:
@@ -154,20 +141,20 @@ def train_surrogate(train_set: Any, test_set: Any, args: argparse.Namespace, nam
 
 
 def _add_training(parser: argparse.ArgumentParser, *, epochs: int, out: str, hidden: int, lr: float) -> None:
-    parser.add_argument("--epochs", type=_positive_int, default=epochs, help=f"training epochs (default {epochs})")
+    parser.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
     parser.add_argument("--seed", type=int, default=0, help="seed for weights and data order (default 0)")
     parser.add_argument("--out", default=out, help=f"output folder for metrics.json (default {out})")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--no-progress", action="store_true", help="do not print one line per epoch")
-    parser.add_argument("--hidden", type=_positive_int, default=hidden, help=f"recurrent neurons (default {hidden})")
-    parser.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64)")
-    parser.add_argument("--lr", type=_positive_float, default=lr, help=f"Adam learning rate (default {lr})")
+    parser.add_argument("--hidden", type=positive_int, default=hidden, help=f"recurrent neurons (default {hidden})")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default 64)")
+    parser.add_argument("--lr", type=positive_float, default=lr, help=f"Adam learning rate (default {lr})")
     parser.add_argument("--beta", type=_fraction, default=0.95, help="membrane decay per step (default 0.95)")
-    parser.add_argument("--in-scale", type=_positive_float, default=1.0,
+    parser.add_argument("--in-scale", type=positive_float, default=1.0,
                         help="factor on the initial input weights (default 1)")
-    parser.add_argument("--threads", type=_positive_int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch CPU threads (default: torch's choice; 1 is fastest on a busy machine)")
-    parser.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=positive_int, default=None, help=argparse.SUPPRESS)
 
 
 class TonicTask:
@@ -183,19 +170,19 @@ class TonicTask:
                             help="folder holding tonic's extracted files (e.g. DIR/NMNIST/Train/...)")
         _add_training(parser, epochs=10, out=f"runs/{self.name}", hidden=256, lr=2e-3)
         if self.framing == "time_window":
-            parser.add_argument("--time-window", type=_positive_float, default=self.default_frame,
+            parser.add_argument("--time-window", type=positive_float, default=self.default_frame,
                                 help=f"µs per frame (tonic ToFrame time_window; default {self.default_frame:g})")
         else:
-            parser.add_argument("--time-bins", type=_positive_int, default=int(self.default_frame),
+            parser.add_argument("--time-bins", type=positive_int, default=int(self.default_frame),
                                 help=f"frames per sample (tonic ToFrame n_time_bins; "
                                      f"default {int(self.default_frame)})")
         if self.two_d:  # tonic's Denoise and RefractoryPeriod need x and y
-            parser.add_argument("--denoise", type=_positive_float, default=None,
+            parser.add_argument("--denoise", type=positive_float, default=None,
                                 help="tonic Denoise filter_time in µs (default: off)")
-            parser.add_argument("--refractory", type=_positive_float, default=None,
+            parser.add_argument("--refractory", type=positive_float, default=None,
                                 help="tonic RefractoryPeriod delta in µs (default: off)")
         if self.spatial_factor is not None:
-            parser.add_argument("--spatial-factor", type=_positive_float, default=self.spatial_factor,
+            parser.add_argument("--spatial-factor", type=positive_float, default=self.spatial_factor,
                                 help=f"tonic Downsample spatial_factor (default {self.spatial_factor:g})")
         parser.add_argument("--cache-dir", default=None, help="cache frames on disk here (folder named by the "
                                                               "transform's hash; default: no cache)")
@@ -327,25 +314,25 @@ class SpokenDigitsTask:
                                  "recurrent LIFLayer)")
         parser.add_argument("--data-dir", default=None,
                             help="cache folder for the generated data (default ~/.cache/spikeflow)")
-        parser.add_argument("--renditions", type=_positive_int, default=2,
+        parser.add_argument("--renditions", type=positive_int, default=2,
                             help="utterances per voice, accent and digit (default 2)")
-        parser.add_argument("--max-variants", type=_positive_int, default=None,
+        parser.add_argument("--max-variants", type=positive_int, default=None,
                             help="use only the first N espeak-ng voice variants (default: all)")
         parser.add_argument("--accents", default=",".join(ACCENTS),
                             help=f"comma-separated espeak-ng English voices (default {','.join(ACCENTS)})")
         # EventProp options
-        parser.add_argument("--dt", type=_positive_float, default=1.0, help="eventprop: grid step in ms (default 1)")
-        parser.add_argument("--step-ms", type=_positive_float, default=2.0,
+        parser.add_argument("--dt", type=positive_float, default=1.0, help="eventprop: grid step in ms (default 1)")
+        parser.add_argument("--step-ms", type=positive_float, default=2.0,
                             help="eventprop: ms per input frame (default 2)")
-        parser.add_argument("--max-spikes", type=_positive_int, default=16,
+        parser.add_argument("--max-spikes", type=positive_int, default=16,
                             help="eventprop: spikes kept per hidden neuron (default 16)")
         parser.add_argument("--init-mean", type=float, default=0.06, help="eventprop: input weight mean (default 0.06)")
-        parser.add_argument("--init-std", type=_positive_float, default=0.06,
+        parser.add_argument("--init-std", type=positive_float, default=0.06,
                             help="eventprop: input weight std (default 0.06)")
-        parser.add_argument("--rec-std", type=_positive_float, default=0.02, help="eventprop: recurrent weight std")
+        parser.add_argument("--rec-std", type=positive_float, default=0.02, help="eventprop: recurrent weight std")
         parser.add_argument("--ep-loss", choices=("max", "sum-exp"), default="max",
                             help="eventprop: cross-entropy on max_t V (default) or on sum_t e^(-t/T) V")
-        parser.add_argument("--readout-std", type=_positive_float, default=0.5,
+        parser.add_argument("--readout-std", type=positive_float, default=0.5,
                             help="eventprop: readout weight std (default 0.5)")
 
     def run(self, args: argparse.Namespace) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..train.argtypes import positive_int
 from .qat import quantize
 from .schedule import PeriodicCosineLR
 from .weights import SCHEMES
@@ -25,13 +26,6 @@ def _bits(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 16:
         raise argparse.ArgumentTypeError(f"expected bits in 1..16, got {text}")
-    return value
-
-
-def _odd_positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text}")
     return value
 
 
@@ -51,7 +45,7 @@ def add_quant_arguments(parser: argparse.ArgumentParser, default_schedule: str =
                    help="cosine: anneal to 0 over the run (per epoch); periodic: cosine stepped every iteration that "
                         "falls and rises again (periodic boosting); step: x0.1 at 50%% and 75%% of the epochs; "
                         f"constant (default {default_schedule})")
-    s.add_argument("--periods", type=_odd_positive, default=3,
+    s.add_argument("--periods", type=positive_int, default=3,
                    help="periodic: half-cycles over the run (odd ends at the minimum; default 3)")
 
 

@@ -50,7 +50,8 @@ _LUT = np.array([[(1 if (v >> (2 * j)) & 3 == 1 else -1 if (v >> (2 * j)) & 3 ==
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _ternary_row(x: np.ndarray, packed: np.ndarray, lut: np.ndarray, out: np.ndarray, b: int) -> None:  # pragma: no cover
+def _ternary_row(x: np.ndarray, packed: np.ndarray, lut: np.ndarray, out: np.ndarray,
+                 b: int) -> None:  # pragma: no cover - compiled
     n_out, n_bytes = packed.shape
     for o in range(n_out):
         acc = np.int32(0)
@@ -64,7 +65,8 @@ def _ternary_row(x: np.ndarray, packed: np.ndarray, lut: np.ndarray, out: np.nda
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _ternary_mm_parallel(x: np.ndarray, packed: np.ndarray, lut: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+def _ternary_mm_parallel(x: np.ndarray, packed: np.ndarray, lut: np.ndarray,
+                         out: np.ndarray) -> None:  # pragma: no cover - compiled
     for b in numba.prange(out.shape[0]):
         _ternary_row(x, packed, lut, out, b)
 

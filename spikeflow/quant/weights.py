@@ -86,7 +86,8 @@ class UniformQuantizer:
 
     def __post_init__(self) -> None:
         if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not 2 <= self.bits <= 16:
-            raise ValueError(f"bits: expected an int in 2..16 (use TernaryQuantizer/BinaryQuantizer below), got {self.bits!r}")
+            raise ValueError(f"bits: expected an int in 2..16 (use TernaryQuantizer/BinaryQuantizer below), "
+                             f"got {self.bits!r}")
         _check_bool("symmetric", self.symmetric)
         _check_bool("narrow_range", self.narrow_range)
         _check_bool("per_channel", self.per_channel)

@@ -17,7 +17,8 @@ from torch import Tensor
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, RandomSampler, Subset
 
-from .tasks import _positive_float, _positive_int, add_common_arguments
+from .argtypes import positive_float, positive_int
+from .tasks import add_common_arguments
 
 VOCAB_NAME = "vocab.json"
 
@@ -48,18 +49,18 @@ class CharLMTask:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_common_arguments(parser, epochs=4, out="runs/charlm")
-        parser.add_argument("--d", type=_positive_int, default=128, help="model width (default 128)")
-        parser.add_argument("--layers", type=_positive_int, default=2, help="blocks (default 2)")
+        parser.add_argument("--d", type=positive_int, default=128, help="model width (default 128)")
+        parser.add_argument("--layers", type=positive_int, default=2, help="blocks (default 2)")
         parser.add_argument("--spiking", action="store_true", help="binary spiking activations in the token mixer")
-        parser.add_argument("--seq-len", type=_positive_int, default=128, help="characters per window (default 128)")
-        parser.add_argument("--batch-size", type=_positive_int, default=32, help="windows per batch (default 32)")
-        parser.add_argument("--steps-per-epoch", type=_positive_int, default=100,
+        parser.add_argument("--seq-len", type=positive_int, default=128, help="characters per window (default 128)")
+        parser.add_argument("--batch-size", type=positive_int, default=32, help="windows per batch (default 32)")
+        parser.add_argument("--steps-per-epoch", type=positive_int, default=100,
                             help="optimizer steps per epoch, on windows drawn without replacement (default 100)")
-        parser.add_argument("--max-chars", type=_positive_int, default=1_700_000,
+        parser.add_argument("--max-chars", type=positive_int, default=1_700_000,
                             help="corpus size in characters (default 1,700,000)")
-        parser.add_argument("--val-windows", type=_positive_int, default=64,
+        parser.add_argument("--val-windows", type=positive_int, default=64,
                             help="validation windows scored each epoch (default 64)")
-        parser.add_argument("--lr", type=_positive_float, default=3e-3, help="AdamW learning rate (default 3e-3)")
+        parser.add_argument("--lr", type=positive_float, default=3e-3, help="AdamW learning rate (default 3e-3)")
 
     def run(self, args: argparse.Namespace) -> dict[str, Any]:
         from ..data.charcorpus import CharCorpus, CharWindows, stdlib_corpus
@@ -88,7 +89,8 @@ class CharLMTask:
         model = build_model(config)
         optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
         steps = args.epochs * len(train_loader)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / VOCAB_NAME).write_text(json.dumps({"vocab": corpus.vocab, "model": config}), encoding="utf-8")
         info = {"task": self.name, "config": {k: v for k, v in vars(args).items() if k not in ("func", "command")},
@@ -143,7 +145,7 @@ def add_generate_parser(commands: Any) -> None:
                               description="Sample text from RUN_DIR/checkpoint.pt of `spikeflow train charlm`.")
     gen.add_argument("run_dir", metavar="RUN_DIR")
     gen.add_argument("--prompt", default="def ", help="text to start from (default 'def ')")
-    gen.add_argument("--length", type=_positive_int, default=200, help="characters to sample (default 200)")
+    gen.add_argument("--length", type=positive_int, default=200, help="characters to sample (default 200)")
     gen.add_argument("--temperature", type=float, default=0.8, help="sampling temperature, 0 = greedy (default 0.8)")
     gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
 

@@ -19,6 +19,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from .argtypes import positive_float, positive_int
+
 logger = logging.getLogger("spikeflow.train")
 
 
@@ -45,23 +47,11 @@ def register_task(task: Task) -> Task:
     return task
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, epochs: int, out: str) -> None:
     """Options every training task shares: epochs, seed, output folder, device, resume."""
-    parser.add_argument("--epochs", type=_positive_int, default=epochs, help=f"training epochs (default {epochs})")
+    parser.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, spike coding and data order (default 0)")
     parser.add_argument("--out", default=out, help=f"output folder for metrics.json, plots, checkpoint (default {out})")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
@@ -70,7 +60,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, epochs: int, out: s
                         help="replace a run already in OUT (by default an existing run is refused)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     # For tests: train and evaluate on the first N samples of each split only.
-    parser.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=positive_int, default=None, help=argparse.SUPPRESS)
 
 
 def write_raster(path: Path, hidden: Tensor, output: Tensor, labels: Tensor, population: int) -> Path:
@@ -121,16 +111,16 @@ class DigitsTask:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_common_arguments(parser, epochs=10, out="runs/digits")
-        parser.add_argument("--steps", type=_positive_int, default=10, help="time steps per image (default 10)")
+        parser.add_argument("--steps", type=positive_int, default=10, help="time steps per image (default 10)")
         parser.add_argument("--encoding", choices=("rate", "latency"), default="rate", help="spike code (default rate)")
-        parser.add_argument("--population", type=_positive_int, default=1,
+        parser.add_argument("--population", type=positive_int, default=1,
                             help="output neurons per class (population code; default 1)")
-        parser.add_argument("--hidden", type=_positive_int, default=128, help="hidden Leaky neurons (default 128)")
+        parser.add_argument("--hidden", type=positive_int, default=128, help="hidden Leaky neurons (default 128)")
         parser.add_argument("--beta", type=float, default=0.9, help="membrane decay of every neuron (default 0.9)")
-        parser.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64)")
+        parser.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default 64)")
         parser.add_argument("--loss", choices=LOSSES, default="ce_count",
                             help="loss on the output spikes (default ce_count)")
-        parser.add_argument("--lr", type=_positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
+        parser.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
         parser.add_argument("--tensorboard", action="store_true",
                             help="also log scalars and firing-rate histograms to OUT/tensorboard (needs tensorboard)")
         from ..online.digits import add_online_arguments  # --method eprop|ottt|stdp (spikeflow.online)
