@@ -33,6 +33,17 @@ one process on B samples (up to float rounding).
 
 Without ``torchrun`` (no ``WORLD_SIZE`` in the environment) ``init`` returns a one-process
 context and ``wrap`` returns the model unchanged, so one script runs both ways.
+
+For models too large to replicate on every rank, :func:`shard` applies FSDP2
+(``torch.distributed.fsdp.fully_shard``; runs on CPU with gloo as well as on CUDA with nccl):
+each rank holds 1/N of every parameter and of the optimizer state. Build the optimizer *after*
+``shard``; save and load with :func:`model_state` / :func:`optimizer_state` (full, unsharded
+state dicts, gathered on rank 0) and :func:`load_model_state` / :func:`load_optimizer_state`.
+``Trainer(distributed=True)`` does this itself when given a sharded model.
+
+CLI tasks share their ``--distributed`` wiring: :func:`session` (join under torchrun, leave at
+the end) and :func:`task_loaders` (one process: a shuffled loader; under torchrun: each rank's
+share of every global batch).
 """
 
 from __future__ import annotations
@@ -41,13 +52,14 @@ import datetime
 import inspect
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Sampler
 
 logger = logging.getLogger("spikeflow.train")
 
@@ -157,6 +169,8 @@ def wrap(model: nn.Module, ctx: Context | None = None, *, sync_batchnorm: bool =
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     ctx = context() if ctx is None else ctx
+    if is_sharded(model):
+        return model  # FSDP2 (see shard) already synchronizes gradients: no DDP on top
     model = model.to(ctx.device)
     if not (dist.is_available() and dist.is_initialized()):
         return model
@@ -196,6 +210,48 @@ class ShardSampler(Sampler[int]):
         return len(self.indices)
 
 
+class SubsetShardSampler(Sampler[int]):
+    """Each epoch ``num_samples`` distinct indices of ``range(dataset_len)``, drawn from ``seed +
+    epoch`` (the same on every rank); rank ``r`` takes the ``r``-th slice of every global batch of
+    ``batch_size`` (so a global batch holds the same samples whatever the world size). The last,
+    short global batch is padded (repeating its first indices) to a multiple of ``world_size``, so
+    every rank runs the same number of steps. Call ``set_epoch`` each epoch."""
+
+    def __init__(self, dataset_len: int, num_samples: int, batch_size: int, rank: int, world_size: int,
+                 seed: int = 0) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank: expected 0 <= rank < world_size={world_size}, got {rank}")
+        if not 0 < num_samples <= dataset_len:
+            raise ValueError(f"num_samples: expected 1..{dataset_len} (the dataset's length), got {num_samples}")
+        if batch_size < 1 or batch_size % world_size:
+            raise ValueError(f"batch_size: expected a positive multiple of the world size {world_size}, "
+                             f"got {batch_size}")
+        self.dataset_len, self.num_samples, self.batch_size = dataset_len, num_samples, batch_size
+        self.rank, self.world_size, self.seed, self.epoch = rank, world_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _shares(self) -> list[list[int]]:
+        """This rank's indices, one list per global batch."""
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(self.dataset_len, generator=g)[: self.num_samples].tolist()
+        shares = []
+        for start in range(0, self.num_samples, self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            chunk += chunk[: -len(chunk) % self.world_size]  # pad a short last batch to a multiple of the world
+            per = len(chunk) // self.world_size
+            shares.append(chunk[self.rank * per:(self.rank + 1) * per])
+        return shares
+
+    def __iter__(self) -> Iterator[int]:
+        return iter([i for share in self._shares() for i in share])
+
+    def __len__(self) -> int:
+        return sum(len(share) for share in self._shares())
+
+
+
 def loader(
     dataset: Dataset,
     batch_size: int,
@@ -204,21 +260,29 @@ def loader(
     shuffle: bool = True,
     seed: int = 0,
     drop_last: bool = False,
+    num_samples: int | None = None,
     **kwargs: Any,
 ) -> DataLoader:
     """A DataLoader over this rank's share of ``dataset``; ``batch_size`` is the *global* batch.
 
     Training (shuffle=True): a DistributedSampler (call ``loader.sampler.set_epoch(epoch)``
-    each epoch). The global batch must divide by the world size. An uneven last batch is kept
-    (DistributedSampler pads the epoch by repeating a few samples so every rank runs the same
-    number of steps) unless ``drop_last``. Evaluation (shuffle=False): a :class:`ShardSampler`
-    (no padding, every sample once).
+    each epoch; the Trainer does). The global batch must divide by the world size. An uneven
+    last batch is kept (DistributedSampler pads the epoch by repeating a few samples so every
+    rank runs the same number of steps) unless ``drop_last``. With ``num_samples``: each epoch a
+    fresh random subset of that many samples (:class:`SubsetShardSampler`). Evaluation
+    (shuffle=False): a :class:`ShardSampler` (no padding, every sample once).
     """
     ctx = context() if ctx is None else ctx
     if batch_size % ctx.world_size:
         raise ValueError(f"batch_size: expected a multiple of the world size {ctx.world_size}, got {batch_size}")
     sampler: Sampler[int]
-    if shuffle:
+    if num_samples is not None:
+        if not shuffle or drop_last:
+            raise ValueError("num_samples: draws a shuffled subset; it needs shuffle=True and drop_last=False")
+        # every share but the last holds batch_size // world indices: plain batching keeps the shares
+        sampler = SubsetShardSampler(len(dataset), num_samples, batch_size, ctx.rank, ctx.world_size,  # type: ignore[arg-type]
+                                     seed)
+    elif shuffle:
         sampler = DistributedSampler(dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=seed,
                                      drop_last=drop_last)
     else:
@@ -227,10 +291,145 @@ def loader(
                       **kwargs)
 
 
-def all_reduce_sum(values: Sequence[float], device: torch.device | str = "cpu") -> list[float]:
-    """Sum ``values`` over ranks (float64; identity without a process group)."""
+def task_loaders(
+    train_set: Dataset,
+    test_set: Dataset,
+    batch_size: int,
+    ctx: Context,
+    *,
+    seed: int,
+    generator: torch.Generator | None = None,
+    test_batch_size: int = 256,
+    num_samples: int | None = None,
+) -> tuple[DataLoader, DataLoader]:
+    """A CLI task's (train, test) loaders; ``batch_size`` is the global batch.
+
+    One process (``ctx.distributed`` false): the train set shuffled by ``generator`` (a random
+    subset of ``num_samples`` each epoch when given) and the test set in order, ``test_batch_size``
+    at a time. Under a process group: :func:`loader`'s per-rank shares, the test set split across
+    ranks (``test_batch_size`` per rank).
+    """
+    if ctx.distributed:
+        train = loader(train_set, batch_size, ctx, shuffle=True, seed=seed, num_samples=num_samples)
+        return train, loader(test_set, test_batch_size * ctx.world_size, ctx, shuffle=False)
+    if num_samples is None:
+        train = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator)
+    else:
+        sampler = RandomSampler(train_set, num_samples=num_samples, generator=generator)  # type: ignore[arg-type]
+        train = DataLoader(train_set, batch_size=batch_size, sampler=sampler, generator=generator)
+    return train, DataLoader(test_set, batch_size=test_batch_size, shuffle=False)
+
+
+@contextmanager
+def session(enabled: bool, device: str | torch.device | None = None) -> Iterator[Context]:
+    """The process group of a CLI task's ``--distributed`` run: joined here, left at the end.
+
+    enabled=False: a one-process Context on ``device``. enabled=True outside torchrun (no
+    WORLD_SIZE in the environment): ValueError saying how to launch.
+    """
+    if not enabled:
+        yield Context(device=torch.device(device if device is not None else "cpu"))
+        return
+    if os.environ.get("WORLD_SIZE") is None:
+        raise ValueError("--distributed: no WORLD_SIZE in the environment; launch with torchrun, e.g. "
+                         "torchrun --standalone --nproc_per_node=2 -m spikeflow train TASK --distributed")
+    ctx = init(device=device)
+    try:
+        yield ctx
+    finally:
+        shutdown()
+
+
+# -- FSDP2 --------------------------------------------------------------------------------
+def is_sharded(model: nn.Module) -> bool:
+    """True for a model that :func:`shard` (``fully_shard``) has sharded."""
+    try:
+        from torch.distributed.fsdp import FSDPModule
+    except ImportError:  # pragma: no cover - torch without FSDP2
+        return False
+    return isinstance(model, FSDPModule)
+
+
+def shard(model: nn.Module, ctx: Context | None = None, units: Sequence[nn.Module] | None = None) -> nn.Module:
+    """FSDP2: shard ``model``'s parameters (and so its optimizer state) across the ranks.
+
+    ``units`` (e.g. the transformer/recurrent blocks) are sharded each on its own, so only one
+    unit's full parameters exist at a time in forward and backward; the rest of the model is the
+    root unit. Needs an initialized process group (gloo on CPU or nccl on CUDA). Returns the
+    same module, now an ``FSDPModule`` whose parameters are ``DTensor`` shards; build the
+    optimizer after this call.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if not (dist.is_available() and dist.is_initialized()):
+        raise ValueError("shard: no process group; call spikeflow.train.distributed.init() under torchrun first")
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    ctx = context() if ctx is None else ctx
+    model = model.to(ctx.device)
+    mesh = init_device_mesh(ctx.device.type, (ctx.world_size,))
+    for unit in units or ():
+        if not any(unit is m for m in model.modules()):
+            raise ValueError(f"units: {type(unit).__name__} is not a submodule of the model")
+        fully_shard(unit, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+    return model
+
+
+def _full_options(**kwargs: Any) -> Any:
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(full_state_dict=True, **kwargs)
+
+
+def model_state(model: nn.Module) -> dict[str, Any]:
+    """``model.state_dict()``; for a sharded model the full (gathered) state, on CPU, on rank 0
+    (an empty dict on the other ranks). Call it on every rank (a collective when sharded)."""
+    if not is_sharded(model):
+        return model.state_dict()
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+
+    return get_model_state_dict(model, options=_full_options(cpu_offload=True))
+
+
+def optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """``optimizer.state_dict()``; for a sharded model the full state keyed by parameter name,
+    on rank 0 (as :func:`model_state`)."""
+    if not is_sharded(model):
+        return optimizer.state_dict()
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+    return get_optimizer_state_dict(model, optimizer, options=_full_options(cpu_offload=True))
+
+
+def load_model_state(model: nn.Module, state: dict[str, Any]) -> None:
+    """Load a full state dict (every rank holds it) into a plain or sharded model."""
+    if not is_sharded(model):
+        model.load_state_dict(state)
+        return
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict
+
+    set_model_state_dict(model, state, options=_full_options())
+
+
+def load_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """Load what :func:`optimizer_state` gave (every rank holds it) into ``optimizer``."""
+    if not is_sharded(model):
+        optimizer.load_state_dict(state)
+        return
+    from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
+
+    set_optimizer_state_dict(model, optimizer, state, options=_full_options())
+
+
+def all_reduce_sum(values: Sequence[float], device: torch.device | str | None = None) -> list[float]:
+    """Sum ``values`` over ranks (float64; identity without a process group). device: where the
+    reduction runs (default: CUDA's current device under nccl, else CPU)."""
     if not (dist.is_available() and dist.is_initialized()):
         return [float(v) for v in values]
+    if device is None:
+        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
     t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return [float(v) for v in t.tolist()]

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from .argtypes import positive_float, positive_int
+from .argtypes import device, positive_float, positive_int
 
 logger = logging.getLogger("spikeflow.train")
 
@@ -54,7 +54,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, epochs: int, out: s
     parser.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, spike coding and data order (default 0)")
     parser.add_argument("--out", default=out, help=f"output folder for metrics.json, plots, checkpoint (default {out})")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    parser.add_argument("--device", type=device, default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a run already in OUT (by default an existing run is refused)")
@@ -159,11 +159,7 @@ class DigitsTask:
         return digits("test", limit=args.limit)
 
     def run(self, args: argparse.Namespace) -> dict[str, Any]:
-        from .. import metrics
-        from ..data import digits
         from . import distributed as sfd
-        from .seed import seed_everything
-        from .trainer import Trainer
 
         if hasattr(args, "method"):
             from ..online.digits import check_method_args, run_digits
@@ -173,16 +169,21 @@ class DigitsTask:
                 return run_digits(args, self.encoder(args))
         started = time.perf_counter()
         out_dir = Path(args.out)
-        ctx = sfd.init(device=args.device) if args.distributed else sfd.Context()
+        with sfd.session(args.distributed, args.device) as ctx:
+            return self._train(args, ctx, started, out_dir)
+
+    def _train(self, args: argparse.Namespace, ctx: Any, started: float, out_dir: Path) -> dict[str, Any]:
+        from .. import metrics
+        from ..data import digits
+        from . import distributed as sfd
+        from .seed import seed_everything
+        from .trainer import Trainer
+
         generator = seed_everything(args.seed)
         train_set = digits("train", limit=args.limit)
         test_set = digits("test", limit=args.limit)
-        if args.distributed:
-            train_loader = sfd.loader(train_set, args.batch_size, ctx, shuffle=True, seed=args.seed)
-            test_loader = sfd.loader(test_set, 256 * ctx.world_size, ctx, shuffle=False)
-        else:
-            train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=generator)
-            test_loader = DataLoader(test_set, batch_size=256, shuffle=False)
+        train_loader, test_loader = sfd.task_loaders(train_set, test_set, args.batch_size, ctx, seed=args.seed,
+                                                     generator=generator)
         num_classes = 10
         pop_classes = num_classes if args.population > 1 else None
         from ..quant.cli import make_schedule
@@ -203,11 +204,7 @@ class DigitsTask:
             tensorboard=getattr(args, "tensorboard", False),
             distributed=args.distributed,
         )
-        try:
-            result = trainer.fit(train_loader, test_loader, epochs=args.epochs, resume=args.resume)
-        finally:
-            if args.distributed:
-                sfd.shutdown()
+        result = trainer.fit(train_loader, test_loader, epochs=args.epochs, resume=args.resume)
         if not ctx.is_main:
             return result
         # The raster of a few test samples, after training.

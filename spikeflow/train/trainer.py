@@ -287,8 +287,8 @@ class Trainer:
             "rng_ranks": sfd.all_gather_object(rng) if self.distributed else None,
             "seconds": seconds,
             "seed": self.seed,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "model": sfd.model_state(self.model),  # FSDP2: gathered in full on rank 0
+            "optimizer": sfd.optimizer_state(self.model, self.optimizer),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "rng": rng,
             "test_generator": None if test_generator is None else test_generator.get_state(),
@@ -299,8 +299,8 @@ class Trainer:
         self, checkpoint: dict[str, Any], generator: torch.Generator | None,
         test_generator: torch.Generator | None = None,
     ) -> None:
-        self.model.load_state_dict(checkpoint["model"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        sfd.load_model_state(self.model, checkpoint["model"])
+        sfd.load_optimizer_state(self.model, self.optimizer, checkpoint["optimizer"])
         if self.scheduler is not None and checkpoint.get("scheduler") is not None:
             self.scheduler.load_state_dict(checkpoint["scheduler"])
         ranks = checkpoint.get("rng_ranks")
