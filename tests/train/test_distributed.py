@@ -5,7 +5,6 @@ checkpoints on rank 0 and resumes after one rank is killed. Every multi-process 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,8 @@ import torch
 import torch.distributed as dist
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs gloo")
+
+from train_helpers import child_env, without_time  # noqa: E402
 
 HERE = Path(__file__).parent
 TIMEOUT = 240  # seconds for a whole 2-process run: a hung collective fails the test
@@ -66,16 +67,9 @@ SMALL = ["--limit", "96", "--steps", "3", "--hidden", "16", "--batch-size", "16"
 
 
 def _torchrun(args: list[str], env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(sys.path), **(env_extra or {}))
-    env.pop("CI", None)
+    env = child_env(**(env_extra or {}))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
-
-
-def _without_time(metrics: dict) -> dict:
-    out = {k: v for k, v in metrics.items() if k not in ("seconds", "total_seconds", "raster", "config")}
-    out["history"] = [{k: v for k, v in h.items() if k != "seconds"} for h in metrics["history"]]
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -108,4 +102,4 @@ def test_kill_one_rank_mid_epoch_then_resume(torchrun_straight, tmp_path):
                          str(out), "--resume"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a, b = (json.loads((d / "metrics.json").read_text()) for d in (torchrun_straight, out))
-    assert _without_time(a) == _without_time(b)
+    assert without_time(a) == without_time(b)

@@ -17,24 +17,14 @@ import torch
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
+from train_helpers import child_env, without_time  # noqa: E402
+
 from spikeflow.cli import main  # noqa: E402
 from spikeflow.train import load_checkpoint  # noqa: E402
 
 HERE = Path(__file__).parent
 SMALL = ["--limit", "64", "--steps", "3", "--hidden", "16", "--batch-size", "16", "--no-progress"]
 EPOCHS = ["--epochs", "3"]  # 4 batches per epoch, 3 checkpoints
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(sys.path))
-    env.pop("CI", None)
-    return env
-
-
-def _without_time(metrics: dict) -> dict:
-    out = {k: v for k, v in metrics.items() if k not in ("seconds", "total_seconds", "raster", "config")}
-    out["history"] = [{k: v for k, v in h.items() if k != "seconds"} for h in metrics["history"]]
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +41,7 @@ def test_sigkill_then_resume_is_bit_identical(straight, tmp_path, point, n):
     out = tmp_path / "run"
     cmd = [sys.executable, str(HERE / "kill_child.py"), point, str(n), "--", "train", "digits", *SMALL, *EPOCHS,
            "--out", str(out)]
-    done = subprocess.run(cmd, env=_child_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
     assert not (out / "metrics.json").exists() or point == "after-save"
     if point == "save-mid":
@@ -60,7 +50,7 @@ def test_sigkill_then_resume_is_bit_identical(straight, tmp_path, point, n):
         (out / "metrics.json").unlink(missing_ok=True)
     assert main(["train", "digits", *SMALL, *EPOCHS, "--out", str(out), "--resume"]) == 0
     a, b = (json.loads((d / "metrics.json").read_text()) for d in (straight, out))
-    assert _without_time(a) == _without_time(b)
+    assert without_time(a) == without_time(b)
     wa, wb = (load_checkpoint(d / "checkpoint.pt")["model"] for d in (straight, out))
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert not list(out.glob(".*.tmp"))  # the temp file of the killed save is gone

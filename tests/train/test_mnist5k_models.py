@@ -49,7 +49,7 @@ def test_cnn_convert_reports_snn_accuracy_per_time_step_next_to_the_ann(tmp_path
     (["--model", "scnn", "--convert"], "--convert: applies to --model cnn only"),
     (["--steps", "4"], "--steps: does not apply to --model eventprop"),
     (["--model", "cnn", "--signed"], "apply with --convert only"),
-    (["--model", "cnn", "--resume"], "--resume: not supported by --model cnn"),
+    (["--distributed"], "--distributed: applies to --model scnn or cnn, not eventprop"),
 ])
 def test_options_of_another_model_are_refused(tmp_path, capsys, argv, message) -> None:
     assert main(["train", "mnist5k", *argv, "--out", str(tmp_path), "--limit", "8"]) == 1

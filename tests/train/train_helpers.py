@@ -44,3 +44,24 @@ def make_trainer(out_dir, model: nn.Module | None = None, seed: int = 0, lr: flo
                             out_dir=out_dir, seed=seed, progress=False, **kw)
 
 
+
+
+# -- for the tests that run ``spikeflow train`` in subprocesses and compare whole runs -------
+TIMING_KEYS = ("seconds", "total_seconds", "cpu_seconds")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a ``spikeflow train`` subprocess: one thread, this sys.path, no CI."""
+    import os
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(sys.path), **extra)
+    env.pop("CI", None)
+    return env
+
+
+def without_time(metrics: dict) -> dict:
+    """metrics.json without what differs between two identical runs (timings, paths, options)."""
+    out = {k: v for k, v in metrics.items() if k not in (*TIMING_KEYS, "raster", "config")}
+    out["history"] = [{k: v for k, v in h.items() if k not in TIMING_KEYS} for h in metrics["history"]]
+    return out
