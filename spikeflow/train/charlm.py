@@ -1,6 +1,12 @@
 """``spikeflow train charlm``: a MatMul-free (ternary) character language model on the Python
 standard library's source, scored in validation bits per character against bigram and unigram
 baselines; ``spikeflow generate RUN_DIR`` samples text from its checkpoint.
+
+Under torchrun, ``--distributed`` trains data-parallel (DDP) and ``--distributed --fsdp`` shards
+every block's parameters and the AdamW state across the processes with FSDP2 (``fully_shard``;
+gloo on CPU, nccl on CUDA); checkpoints hold the full state dict either way, so a run resumes
+exactly and ``spikeflow generate`` reads it. A global batch holds the same windows for any
+number of processes.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, RandomSampler, Subset
+from torch.utils.data import Subset
 
 from .argtypes import positive_float, positive_int
+from .schedule import CosineSchedule
 from .tasks import add_common_arguments
 
 VOCAB_NAME = "vocab.json"
@@ -36,6 +43,19 @@ def _time_major(x: Tensor) -> Tensor:
     return x.t().contiguous()
 
 
+class StepCosine(CosineSchedule):
+    """:class:`CosineSchedule` stepped after every optimizer step (``epochs * steps_per_epoch``
+    steps in all); ``set_total_epochs`` re-plans in epochs, so more ``--epochs`` on resume
+    continue the decay instead of restarting it."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int) -> None:
+        self.steps_per_epoch = steps_per_epoch
+        super().__init__(optimizer, epochs * steps_per_epoch)
+
+    def set_total_epochs(self, total_epochs: int) -> None:
+        super().set_total_epochs(total_epochs * self.steps_per_epoch)
+
+
 def build_model(config: dict[str, Any]) -> torch.nn.Module:
     from ..models.mmfree_lm import MatMulFreeLM
 
@@ -49,7 +69,9 @@ class CharLMTask:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_common_arguments(parser, epochs=4, out="runs/charlm")
-        parser.add_argument("--d", type=positive_int, default=128, help="model width (default 128)")
+        # --width first: torchrun rejects "--d" as an ambiguous abbreviation of its own options
+        parser.add_argument("--width", "--d", dest="d", type=positive_int, default=128,
+                            help="model width (default 128)")
         parser.add_argument("--layers", type=positive_int, default=2, help="blocks (default 2)")
         parser.add_argument("--spiking", action="store_true", help="binary spiking activations in the token mixer")
         parser.add_argument("--seq-len", type=positive_int, default=128, help="characters per window (default 128)")
@@ -61,9 +83,24 @@ class CharLMTask:
         parser.add_argument("--val-windows", type=positive_int, default=64,
                             help="validation windows scored each epoch (default 64)")
         parser.add_argument("--lr", type=positive_float, default=3e-3, help="AdamW learning rate (default 3e-3)")
+        parser.add_argument("--distributed", action="store_true",
+                            help="data-parallel over the processes torchrun starts (gloo on CPU, nccl on GPU); "
+                                 "--batch-size is the global batch")
+        parser.add_argument("--fsdp", action="store_true",
+                            help="with --distributed: shard parameters, gradients and optimizer state across the "
+                                 "processes (FSDP2, torch.distributed.fsdp.fully_shard) instead of replicating them")
 
     def run(self, args: argparse.Namespace) -> dict[str, Any]:
+        from . import distributed as sfd
+
+        if args.fsdp and not args.distributed:
+            raise ValueError("--fsdp: needs --distributed (under torchrun)")
+        with sfd.session(args.distributed, args.device) as ctx:
+            return self._train(args, ctx)
+
+    def _train(self, args: argparse.Namespace, ctx: Any) -> dict[str, Any]:
         from ..data.charcorpus import CharCorpus, CharWindows, stdlib_corpus
+        from . import distributed as sfd
         from .checkpoint import write_json
         from .seed import seed_everything
         from .trainer import Trainer
@@ -81,25 +118,35 @@ class CharLMTask:
         if samples > len(train):
             raise ValueError(f"--steps-per-epoch: {args.steps_per_epoch} x {args.batch_size} windows exceed the "
                              f"{len(train)} training windows; lower it or raise --max-chars")
-        sampler = RandomSampler(train, num_samples=samples, generator=generator)
-        train_loader = DataLoader(train, batch_size=args.batch_size, sampler=sampler, generator=generator)
-        val_loader = DataLoader(val, batch_size=args.batch_size)
+        train_loader, val_loader = sfd.task_loaders(train, val, args.batch_size, ctx, seed=args.seed,
+                                                    generator=generator, test_batch_size=args.batch_size,
+                                                    num_samples=samples)
         config = {"vocab": len(corpus.vocab), "d": args.d, "layers": args.layers, "spiking": args.spiking,
                   "chunk": 64}
         model = build_model(config)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
-        steps = args.epochs * len(train_loader)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / VOCAB_NAME).write_text(json.dumps({"vocab": corpus.vocab, "model": config}), encoding="utf-8")
+        parameters = sum(p.numel() for p in model.parameters())
+        if args.fsdp:
+            sfd.shard(model, ctx, units=list(model.blocks))  # one FSDP unit per block, the rest is the root
+        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)  # after sharding: over the shards
+        scheduler = StepCosine(optimizer, args.epochs, len(train_loader))
+        if ctx.is_main:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / VOCAB_NAME).write_text(json.dumps({"vocab": corpus.vocab, "model": config}), encoding="utf-8")
         info = {"task": self.name, "config": {k: v for k, v in vars(args).items() if k not in ("func", "command")},
                 "model": config, "corpus_sha256": corpus.sha256, "corpus_chars": len(corpus.text),
-                "parameters": sum(p.numel() for p in model.parameters())}
+                "parameters": parameters}
         trainer = Trainer(model, optimizer, _loss, _accuracy, scheduler=scheduler, scheduler_interval="step",
                           encode=_time_major, device=args.device, out_dir=out_dir, seed=args.seed,
-                          grad_clip=1.0, progress=False if args.no_progress else None, info=info)
+                          grad_clip=1.0, progress=False if args.no_progress else None, info=info,
+                          distributed=ctx.distributed)
         result = trainer.fit(train_loader, val_loader, epochs=args.epochs, resume=args.resume)
+        if sfd.is_sharded(trainer.model):  # sample from an unsharded copy (a collective: every rank)
+            full = sfd.model_state(trainer.model)
+            model = build_model(config)
+            if ctx.is_main:
+                model.load_state_dict(full)
+        if not ctx.is_main:
+            return result
         result["val_bits_per_char"] = result["test_loss"] / math.log(2)
         result["bigram_bits_per_char"] = corpus.bigram_bits_per_char()
         result["unigram_bits_per_char"] = corpus.unigram_bits_per_char()

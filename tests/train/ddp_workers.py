@@ -162,3 +162,110 @@ def worker(rank: int, world: int, folder: str) -> None:
         torch.save(result, Path(folder) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
+
+
+# -- the CLI tasks' models on the Trainer: DDP (spiking CNN) and FSDP2 (language model) ----------
+# float64 so that the different summation order of 2 ranks cannot flip a spike or a ternary weight.
+CONV_N, CONV_BATCH, CONV_T = 24, 8, 3
+LM_VOCAB, LM_LEN, LM_N, LM_SAMPLES, LM_BATCH, LM_EPOCHS = 11, 8, 40, 16, 8, 2
+
+
+def conv_data() -> tuple[Tensor, Tensor]:
+    g = torch.Generator().manual_seed(7)
+    return torch.rand(CONV_N, 1, 28, 28, generator=g, dtype=torch.float64), torch.randint(0, 10, (CONV_N,),
+                                                                                              generator=g)
+
+
+def conv_model() -> nn.Module:
+    from spikeflow.models import mnist_scnn
+
+    torch.manual_seed(3)
+    return mnist_scnn(channels=(4, 8), beta=0.5, threshold=0.5).double()  # Conv, MaxPool, Leaky x3
+
+
+def conv_encode(x: Tensor) -> Tensor:
+    """The image as the input current at each of CONV_T steps (deterministic, unlike a rate code)."""
+    return x.unsqueeze(0).expand(CONV_T, *x.shape)
+
+
+def conv_trainer(model: nn.Module, distributed: bool, out_dir=None):  # type: ignore[no-untyped-def]
+    from spikeflow import losses, metrics
+    from spikeflow.train import Trainer
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    return Trainer(model, opt, losses.CECountLoss(), metrics.accuracy_rate, encode=conv_encode,
+                   scheduler=torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.85), seed=0, progress=False,
+                   distributed=distributed, out_dir=out_dir)
+
+
+def lm_data() -> tuple[Tensor, Tensor]:
+    g = torch.Generator().manual_seed(11)
+    ids = torch.randint(0, LM_VOCAB, (LM_N, LM_LEN + 1), generator=g)
+    return ids[:, :-1], ids[:, 1:]
+
+
+def lm_model() -> nn.Module:
+    from spikeflow.models.mmfree_lm import MatMulFreeLM
+
+    torch.manual_seed(4)
+    return MatMulFreeLM(LM_VOCAB, d=16, layers=2, chunk=4).double()
+
+
+def lm_trainer(model: nn.Module, distributed: bool, steps_per_epoch: int, out_dir=None):  # type: ignore[no-untyped-def]
+    from spikeflow.train import Trainer
+    from spikeflow.train.charlm import StepCosine, _accuracy, _loss, _time_major
+
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    return Trainer(model, opt, _loss, _accuracy, scheduler=StepCosine(opt, LM_EPOCHS, steps_per_epoch),
+                   scheduler_interval="step", encode=_time_major, grad_clip=1.0, seed=0, progress=False,
+                   distributed=distributed, out_dir=out_dir)
+
+
+def lm_loaders(ctx: sfd.Context):  # type: ignore[no-untyped-def]
+    from torch.utils.data import TensorDataset
+
+    x, y = lm_data()
+    return sfd.task_loaders(TensorDataset(x, y), TensorDataset(x[:6], y[:6]), LM_BATCH, ctx, seed=5,
+                            test_batch_size=2, num_samples=LM_SAMPLES)
+
+
+def task_worker(rank: int, world: int, folder: str) -> None:
+    import shutil
+
+    from torch.utils.data import TensorDataset
+
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=60))
+    try:
+        ctx = sfd.context()
+        # spiking CNN under DDP, through the loaders every CLI task uses
+        x, y = conv_data()
+        train_loader, _ = sfd.task_loaders(TensorDataset(x, y), TensorDataset(x, y), CONV_BATCH, ctx, seed=9)
+        trainer = conv_trainer(conv_model(), distributed=True)
+        trainer.fit(train_loader, None, epochs=2)
+        result: dict = {"conv": trainer.model.state_dict()}
+
+        # the language model under FSDP2: 2 epochs straight; then epoch 2 again from epoch 1's checkpoint
+        def fsdp_trainer(out_dir: Path):  # type: ignore[no-untyped-def]
+            model = lm_model()
+            sfd.shard(model, ctx, units=list(model.blocks))
+            train, test = lm_loaders(ctx)
+            return lm_trainer(model, True, len(train), out_dir), train, test
+
+        straight, again = Path(folder) / "fsdp_straight", Path(folder) / "fsdp_resumed"
+        trainer, train, test = fsdp_trainer(straight)
+        result["sharded"] = sfd.is_sharded(trainer.model) and type(next(trainer.model.parameters())).__name__
+        result["lm_metrics"] = trainer.fit(train, test, epochs=LM_EPOCHS)
+        result["lm"] = sfd.model_state(trainer.model)
+        if rank == 0:
+            again.mkdir()
+            shutil.copy(straight / "checkpoint.prev.pt", again / "checkpoint.pt")  # epoch 1's
+        dist.barrier()
+        trainer, train, test = fsdp_trainer(again)
+        result["lm_resumed_metrics"] = trainer.fit(train, test, epochs=LM_EPOCHS, resume=True)
+        result["lm_resumed"] = sfd.model_state(trainer.model)
+        torch.save(result, Path(folder) / f"task_rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
