@@ -3,8 +3,10 @@
 ``CosineSchedule(optimizer, total_epochs)`` gives epoch e (counting from 0) the rate
 ``eta_min + (base - eta_min) * (1 + cos(pi * min(e, T) / T)) / 2`` with ``T = total_epochs``
 (closed form; after T it stays at ``eta_min``). ``set_total_epochs(n)`` re-plans the cosine for
-n epochs: the remaining epochs follow the n-epoch curve from where the run stands, so the rate
-never rises again (torch's CosineAnnealingLR, stepped past T_max, climbs back up).
+n epochs: the remaining epochs follow the n-epoch curve from where the run stands (the rate a run
+planned for n epochs from the start has there), instead of climbing back towards the base rate
+as torch's CosineAnnealingLR does when stepped past T_max. (An extension much longer than the
+original plan can sit above the last rate used, since the longer curve decays more slowly.)
 """
 
 from __future__ import annotations
