@@ -93,7 +93,9 @@ class Trainer:
     distributed: train under the initialized torch.distributed process group: the model is
                 wrapped in DDP (``spikeflow.train.distributed.wrap``), the loaders must give each
                 rank its share (``distributed.loader``), metrics are summed over ranks and only
-                rank 0 logs and writes files.
+                rank 0 logs and writes files. A model sharded with FSDP2 (``distributed.shard``,
+                before building the optimizer) is used as it is; its checkpoints hold the full
+                state dict, gathered on rank 0.
 
     Seed before building the model too (``seed_everything``): ``fit`` reseeds every RNG, but
     the initial weights were drawn earlier.
