@@ -256,7 +256,9 @@ class Mnist5kModels:
             calib_order = torch.randperm(x_train.shape[0], generator=torch.Generator().manual_seed(args.seed))
             calib = x_train[calib_order[:args.calibration]]
             t0 = time.perf_counter()
-            snn = convert(net.ann.cpu(), calib, percentile=args.percentile, signed=args.signed)
+            ann = ann_cnn()  # a plain copy: under --distributed, net.ann's BatchNorms were made synchronized ones
+            ann.load_state_dict(net.ann.state_dict())
+            snn = convert(ann, calib, percentile=args.percentile, signed=args.signed)
             table = evaluate_over_time(snn, x_test, y_test, args.convert_steps)
             result["conversion"] = {
                 "percentile": args.percentile, "signed": args.signed, "calibration_images": int(calib.shape[0]),

@@ -25,7 +25,6 @@ from torch.utils.data import Subset
 
 from .argtypes import positive_float, positive_int
 from .schedule import CosineSchedule
-from .tasks import add_common_arguments
 
 VOCAB_NAME = "vocab.json"
 
@@ -68,6 +67,8 @@ class CharLMTask:
     help = "MatMul-free ternary character LM on the Python standard library's source (bits per char vs bigram)"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        from .tasks import add_common_arguments  # here, not at import: tasks imports this module to register it
+
         add_common_arguments(parser, epochs=4, out="runs/charlm")
         # --width first: torchrun rejects "--d" as an ambiguous abbreviation of its own options
         parser.add_argument("--width", "--d", dest="d", type=positive_int, default=128,

@@ -21,8 +21,10 @@ and in ``my_train.py``::
 
 What it does: ``init`` opens a process group (gloo on CPU, nccl on GPU) with a ``timeout``, so
 a hung collective fails instead of blocking forever. ``wrap`` converts BatchNorm to
-``SyncBatchNorm`` (on CUDA; torch has no CPU SyncBatchNorm, so on CPU BN keeps per-rank
-statistics, with a warning) and wraps the model in ``DistributedDataParallel`` without the
+``SyncBatchNorm`` on CUDA and, since torch's runs on GPUs only, to
+``spikeflow.train.syncbn.GlobalBatchNorm`` on CPU (the same global-batch statistics through
+differentiable all-reduces); spikeflow's TDBatchNorm/BNTT keep per-rank statistics (a
+warning). Then it wraps the model in ``DistributedDataParallel`` without the
 per-forward buffer sync (``forward_sync_buffers=False``, ``broadcast_buffers=False`` on older
 torch): DDP's default broadcasts rank 0's *buffers* at every forward, which
 overwrites the neuron state of libraries that keep the membrane in a buffer (snnTorch's
@@ -156,12 +158,17 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
+#: spikeflow's batch norms through time: their statistics stay per rank under DDP (wrap warns).
+_PER_RANK_NORMS = frozenset({"TDBatchNorm", "BatchNormThroughTime"})
+
+
 def has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 def wrap(model: nn.Module, ctx: Context | None = None, *, sync_batchnorm: bool = True, **ddp_kwargs: Any) -> nn.Module:
-    """Move ``model`` to the context's device; SyncBatchNorm where BN is used (CUDA); wrap in DDP.
+    """Move ``model`` to the context's device; BN synchronized over ranks (SyncBatchNorm on CUDA,
+    GlobalBatchNorm elsewhere); wrap in DDP.
 
     The per-forward buffer broadcast is off by default (see the module docstring); other keyword
     arguments go to ``DistributedDataParallel``. One process: returns the moved model.
@@ -177,9 +184,15 @@ def wrap(model: nn.Module, ctx: Context | None = None, *, sync_batchnorm: bool =
     if sync_batchnorm and has_batchnorm(model):
         if ctx.device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        else:  # torch's SyncBatchNorm runs on GPUs only
-            logger.warning("wrap: BatchNorm on %s keeps per-rank batch statistics (SyncBatchNorm needs CUDA); "
-                           "results differ slightly from one process on the global batch", ctx.device)
+        else:  # torch's SyncBatchNorm runs on GPUs only: the same statistics through differentiable all-reduces
+            from .syncbn import convert_global_batchnorm
+
+            model = convert_global_batchnorm(model)
+    per_rank = sorted({type(m).__name__ for m in model.modules() if type(m).__name__ in _PER_RANK_NORMS})
+    if per_rank:
+        logger.warning("wrap: %s normalise each rank's batch on its own (not converted to a synchronized "
+                       "batch norm); results differ slightly from one process on the global batch",
+                       ", ".join(per_rank))
     if "broadcast_buffers" not in ddp_kwargs and "forward_sync_buffers" not in ddp_kwargs:
         # No buffer broadcast at each forward (buffers are still synced once, at wrapping).
         params = inspect.signature(nn.parallel.DistributedDataParallel.__init__).parameters

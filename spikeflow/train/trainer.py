@@ -363,6 +363,7 @@ class Trainer:
             raise ValueError("resume: needs out_dir (where the checkpoint is), got out_dir=None")
         if self.out_dir is not None:
             check_out_dir(self.out_dir)  # before any training: a bad folder fails now, not at the end
+            sfd.barrier()  # every rank's write probe (a temp file) is gone before rank 0 sweeps temp files
             if self.is_main:
                 remove_stale_temp_files(self.out_dir)
             sfd.barrier()

@@ -198,6 +198,22 @@ def conv_trainer(model: nn.Module, distributed: bool, out_dir=None):  # type: ig
                    distributed=distributed, out_dir=out_dir)
 
 
+def bn_model() -> nn.Module:
+    from spikeflow.tasks.mnist5k_models import OneStep, ann_cnn
+
+    torch.manual_seed(6)
+    return OneStep(ann_cnn(channels=(4, 8), hidden=16)).double()  # Conv-BN-ReLU-AvgPool x2, Linear x2
+
+
+def bn_trainer(model: nn.Module, distributed: bool):  # type: ignore[no-untyped-def]
+    from spikeflow.tasks.mnist5k_models import _one_step, _one_step_accuracy, _one_step_loss
+    from spikeflow.train import Trainer
+
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    return Trainer(model, opt, _one_step_loss, _one_step_accuracy, encode=_one_step, seed=0, progress=False,
+                   distributed=distributed)
+
+
 def lm_data() -> tuple[Tensor, Tensor]:
     g = torch.Generator().manual_seed(11)
     ids = torch.randint(0, LM_VOCAB, (LM_N, LM_LEN + 1), generator=g)
@@ -246,6 +262,11 @@ def task_worker(rank: int, world: int, folder: str) -> None:
         trainer = conv_trainer(conv_model(), distributed=True)
         trainer.fit(train_loader, None, epochs=2)
         result: dict = {"conv": trainer.model.state_dict()}
+        # the ReLU CNN with BatchNorm (mnist5k --model cnn): BN statistics over the global batch
+        trainer = bn_trainer(bn_model(), distributed=True)
+        trainer.fit(train_loader, None, epochs=2)
+        result["bn"] = trainer.model.state_dict()
+        result["bn_types"] = sorted({type(m).__name__ for m in trainer.model.modules() if "Norm" in type(m).__name__})
 
         # the language model under FSDP2: 2 epochs straight; then epoch 2 again from epoch 1's checkpoint
         def fsdp_trainer(out_dir: Path):  # type: ignore[no-untyped-def]

@@ -163,6 +163,20 @@ def test_ddp_spiking_cnn_equals_one_process_on_the_global_batch(task_results):
     assert not torch.allclose(ddp_workers.conv_model().state_dict()["0.weight"], expected["0.weight"])
 
 
+def test_ddp_batchnorm_uses_the_global_batch_statistics_on_cpu(task_results):
+    import ddp_workers
+
+    x, y = ddp_workers.conv_data()
+    reference = ddp_workers.bn_trainer(ddp_workers.bn_model(), distributed=False)
+    reference.fit(_GlobalBatches(x, y, ddp_workers.CONV_BATCH, seed=9), None, epochs=2)
+    expected = reference.model.state_dict()
+    for rank in range(2):
+        assert task_results[rank]["bn_types"] == ["GlobalBatchNorm"]  # torch's SyncBatchNorm is CUDA-only
+        _assert_close_states(task_results[rank]["bn"], expected, f"rank {rank}")  # running stats included
+    assert not torch.allclose(ddp_workers.bn_model().state_dict()["ann.1.running_mean"],
+                              expected["ann.1.running_mean"])
+
+
 def test_fsdp_language_model_equals_one_process_and_gathers_on_rank_0(task_results):
     import ddp_workers
     from torch.utils.data import DataLoader, TensorDataset

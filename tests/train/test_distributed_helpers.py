@@ -84,3 +84,53 @@ def test_device_argument():
     if not torch.cuda.is_available():
         with pytest.raises(argparse.ArgumentTypeError, match="no CUDA device"):
             device("cuda:0")
+
+
+def test_global_batchnorm_is_a_drop_in_for_batchnorm():
+    from spikeflow.train.syncbn import GlobalBatchNorm, convert_global_batchnorm
+
+    torch.manual_seed(0)
+    plain = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.BatchNorm2d(3), torch.nn.ReLU())
+    plain[1].weight.data.uniform_(0.5, 1.5)
+    keys = plain.state_dict().keys()
+    x = torch.randn(4, 1, 6, 6)
+    expected = plain(x)  # training mode: updates the running statistics once
+    converted = convert_global_batchnorm(plain)
+    assert isinstance(converted[1], GlobalBatchNorm) and converted.state_dict().keys() == keys
+    converted.eval()
+    torch.testing.assert_close(converted(x), torch.nn.functional.batch_norm(
+        plain[0](x), plain[1].running_mean, plain[1].running_var, plain[1].weight, plain[1].bias).relu())
+    assert expected.shape == converted(x).shape
+
+
+def test_sync_batch_norm_equals_torch_batch_norm_in_one_process(tmp_path):
+    """Values, gradients and running statistics against F.batch_norm (float64), in a 1-process group."""
+    import datetime
+
+    import torch.distributed as dist
+
+    from spikeflow.train.syncbn import sync_batch_norm
+
+    if not dist.is_gloo_available() or dist.is_initialized():
+        pytest.skip("needs gloo and no process group of the test run")
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path}/rdzv", rank=0, world_size=1,
+                            timeout=datetime.timedelta(seconds=30))
+    try:
+        g = torch.Generator().manual_seed(2)
+        x = torch.randn(5, 3, 4, 2, generator=g, dtype=torch.float64, requires_grad=True)
+        w = torch.rand(3, generator=g, dtype=torch.float64, requires_grad=True)
+        b = torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True)
+        stats = [torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)]
+        ref_stats = [t.clone() for t in stats]
+        up = torch.randn(5, 3, 4, 2, generator=g, dtype=torch.float64)
+        got = sync_batch_norm(x, *stats, w, b, momentum=0.1, eps=1e-5)
+        grads = torch.autograd.grad((got * up).sum(), (x, w, b))
+        want = torch.nn.functional.batch_norm(x, *ref_stats, w, b, True, 0.1, 1e-5)
+        want_grads = torch.autograd.grad((want * up).sum(), (x, w, b))
+        torch.testing.assert_close(got, want)
+        for a, e in zip(grads, want_grads, strict=True):
+            torch.testing.assert_close(a, e)
+        for a, e in zip(stats, ref_stats, strict=True):
+            torch.testing.assert_close(a, e)
+    finally:
+        dist.destroy_process_group()
