@@ -88,10 +88,16 @@ class Mnist5kModels:
                      "--model cnn [--convert]: ReLU CNN, then ANN-to-SNN conversion")
         self._eventprop_defaults: dict[str, Any] = {}
         self._adds_distributed = False
+        self._threads_default: int | None = None
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         self.eventprop.add_arguments(parser)
         for action in parser._actions:  # noqa: SLF001 (argparse has no public query)
+            if action.dest == "threads" and action.default is not None:
+                self._threads_default = action.default
+                action.default = None
+                action.help = (f"{action.help}; with --distributed: torch's default (OMP_NUM_THREADS, which "
+                               "torchrun sets to 1)") if action.help else action.help
             if action.dest in SHARED or action.dest in EVENTPROP_ONLY:
                 self._eventprop_defaults[action.dest] = action.default
                 action.default = None
@@ -137,7 +143,11 @@ class Mnist5kModels:
             for dest, default in self._eventprop_defaults.items():
                 if getattr(args, dest, None) is None:
                     setattr(args, dest, default)
+            if getattr(args, "threads", None) is None:
+                args.threads = self._threads_default
             return
+        if getattr(args, "threads", None) is None and not getattr(args, "distributed", False):
+            args.threads = self._threads_default  # one process: the task's default; under torchrun: 1 per process
         for dest in EVENTPROP_ONLY:
             if getattr(args, dest, None) is not None:
                 raise ValueError(f"--{dest.replace('_', '-')}: applies to --model eventprop only, not {model!r}")
