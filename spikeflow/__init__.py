@@ -26,6 +26,7 @@ from . import (  # noqa: E402
     train,
 )
 from .interop import from_nir, load_nir, save_nir, to_nir  # noqa: E402
+from .train import distributed  # noqa: E402  (sf.distributed: torch.distributed helpers for your own loop)
 from .layers import (  # noqa: E402
     Delay,
     DelayedLinear,
@@ -61,4 +62,5 @@ __all__ = [
     "DelayedLinear", "LearnableDelay",
     "from_nir", "load_nir", "save_nir", "to_nir",
     "analysis", "convert", "data", "exact", "models", "online", "plot", "quant", "train",
+    "distributed",
 ]

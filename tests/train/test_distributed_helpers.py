@@ -134,3 +134,9 @@ def test_sync_batch_norm_equals_torch_batch_norm_in_one_process(tmp_path):
             torch.testing.assert_close(a, e)
     finally:
         dist.destroy_process_group()
+
+
+def test_sf_distributed_is_the_helper_module():
+    import spikeflow as sf
+
+    assert sf.distributed is sfd and callable(sf.distributed.wrap) and callable(sf.distributed.shard)
