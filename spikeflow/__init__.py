@@ -26,7 +26,6 @@ from . import (  # noqa: E402
     train,
 )
 from .interop import from_nir, load_nir, save_nir, to_nir  # noqa: E402
-from .train import distributed  # noqa: E402  (sf.distributed: torch.distributed helpers for your own loop)
 from .layers import (  # noqa: E402
     Delay,
     DelayedLinear,
@@ -52,6 +51,7 @@ from .neurons import (  # noqa: E402
     RSynaptic,
     Synaptic,
 )
+from .train import distributed  # noqa: E402  (sf.distributed: torch.distributed helpers for your own loop)
 
 __version__ = "0.1.0"
 
