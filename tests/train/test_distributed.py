@@ -213,16 +213,21 @@ LM_SMALL = ["--width", "16", "--layers", "2", "--seq-len", "16", "--batch-size",
             "--max-chars", "20000", "--val-windows", "8", "--no-progress"]
 
 
-def test_torchrun_charlm_fsdp_checkpoints_the_full_model(tmp_path, capsys):
+def test_torchrun_charlm_fsdp_killed_rank_resumes_and_checkpoints_the_full_model(tmp_path, capsys):
     from spikeflow.cli import main
     from spikeflow.train import load_checkpoint
 
     out = tmp_path / "lm"
-    done = _torchrun(["-m", "spikeflow", "train", "charlm", "--distributed", "--fsdp", *LM_SMALL, "--epochs", "1",
-                      "--out", str(out)])
-    assert done.returncode == 0, done.stderr[-3000:]
+    run = ["train", "charlm", "--distributed", "--fsdp", *LM_SMALL, "--epochs", "2", "--out", str(out)]
+    # 3 steps per epoch: rank 1 dies at its 5th batch (epoch 2), after epoch 1's checkpoint
+    killed = _torchrun([str(HERE / "kill_child.py"), "batch", "5", "--", *run], {"KILL_RANK": "1"})
+    assert killed.returncode != 0 and not (out / "metrics.json").exists()
+    assert load_checkpoint(out / "checkpoint.pt")["epoch"] == 1
+    resumed = _torchrun(["-m", "spikeflow", *run, "--resume"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "after epoch 1" in resumed.stderr
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["world_size"] == 2 and metrics["config"]["fsdp"] and metrics["val_bits_per_char"] > 0
+    assert metrics["world_size"] == 2 and metrics["config"]["fsdp"] and metrics["epochs"] == 2
     state = load_checkpoint(out / "checkpoint.pt")["model"]
     assert state["embed.weight"].shape == (metrics["model"]["vocab"], 16)  # full, not a 1/2 shard
     assert type(state["embed.weight"]) is torch.Tensor
