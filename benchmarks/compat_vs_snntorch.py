@@ -13,7 +13,8 @@ Loops:
   hidden  tutorials 6-7: ``nn.Sequential`` with ``init_hidden=True`` neurons, ``utils.reset``,
           ``SF.ce_rate_loss``, Adam step.
 Rows: snnTorch; compat (fused Leaky step); compat without the per-step NaN/inf scan
-(``neuron.check_finite = False``); compat with the fused step off (the plain core step functions); spikeflow's sequence API (``sf.Leaky`` over [T, B, N], fused CPU kernel) for the
+(``neuron.check_finite = False``); compat with the fused step off (the plain core step functions);
+spikeflow's sequence API (``sf.Leaky`` over [T, B, N], fused CPU kernel) for the
 step loop's network.
 """
 
@@ -195,7 +196,8 @@ def main() -> None:
     med_h, last_h = median_times(rows_h, args.rounds)
     print("\n[init_hidden loop: tutorials 6-7, nn.Sequential + utils.reset + SF.ce_rate_loss]")
     for k in rows_h:
-        print(f"  {k:26s} {med_h[k] * 1e3:9.1f} ms   snnTorch/row {med_h['snnTorch'] / med_h[k]:5.2f}x   loss {last_h[k]:.5f}")
+        ratio = med_h["snnTorch"] / med_h[k]
+        print(f"  {k:26s} {med_h[k] * 1e3:9.1f} ms   snnTorch/row {ratio:5.2f}x   loss {last_h[k]:.5f}")
     print(f"\nload average after {os.getloadavg()}")
 
 

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .options import SpikeOptions
 from .spec import ModelSpec, register
-from .spiking import delayed_reset_signal, quantize_membrane, fire, same_step_reset
+from .spiking import delayed_reset_signal, fire, quantize_membrane, same_step_reset
 
 
 class RLeakyState(NamedTuple):

@@ -13,7 +13,8 @@ from .sparse import EventLinear, event_linear
 from .sparse_conv import EventConv2d, event_conv2d
 
 __all__ = [
-    "AvgPool2d", "BatchNormThroughTime", "Delay", "DelayedLinear", "DelayRoundingWarning", "LearnableDelay", "DrivenNeuron", "EventConv2d", "event_conv2d", "EventLinear",
+    "AvgPool2d", "BatchNormThroughTime", "Delay", "DelayedLinear", "DelayRoundingWarning", "LearnableDelay",
+    "DrivenNeuron", "EventConv2d", "event_conv2d", "EventLinear",
     "event_linear", "Flatten", "MaxPool2d", "RecurrentNeuron", "Scale", "SequenceDropout", "Sequential",
     "StepAffine", "SumPool2d", "TDBatchNorm", "Threshold", "TimeDistributed", "batchnorm_affine",
     "fold_batchnorm", "is_stateful", "time_distributed",

@@ -95,4 +95,5 @@ class BitLinear(nn.Module):
         return _TernaryProduct.apply(self.norm(x), self.weight, self.activation_bits, self.quantizer)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, activation_bits={self.activation_bits}"
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"activation_bits={self.activation_bits}")

@@ -9,5 +9,6 @@ from .recurrent import RLeaky, RSynaptic
 from .resonate import ResonateFire
 from .synaptic import Alpha, Synaptic
 
-__all__ = ["AdaptiveLeaky", "Alpha", "IF", "LI", "Lapicque", "Leaky", "NeuronBase", "ResonateFire", "RLeaky", "RSynaptic", "Synaptic",
+__all__ = ["AdaptiveLeaky", "Alpha", "IF", "LI", "Lapicque", "Leaky", "NeuronBase", "ResonateFire", "RLeaky",
+           "RSynaptic", "Synaptic",
            "finite_checks", "set_finite_checks"]

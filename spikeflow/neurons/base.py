@@ -153,7 +153,7 @@ class NeuronBase(nn.Module):
 
     def _quantize_state(self, state: NamedTuple) -> NamedTuple:
         q = self.state_quant
-        return type(state)(*(v if name in SPIKE_FIELDS else q(v) for name, v in zip(state._fields, state)))
+        return type(state)(*(v if name in SPIKE_FIELDS else q(v) for name, v in zip(state._fields, state, strict=True)))
 
     def _run_state_quantized(self, x: Tensor, state: NamedTuple, params: dict[str, Any],
                              record: bool) -> tuple[Tensor, Any]:

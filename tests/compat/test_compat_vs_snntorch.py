@@ -220,7 +220,8 @@ def test_spikegen_matches_snntorch() -> None:
     assert torch.equal(a, spikegen.rate(seq, time_var_input=True))
     for kw in (dict(tau=5, threshold=0.01), dict(tau=5, threshold=0.01, clip=True, normalize=True, linear=True),
                dict(tau=2, threshold=0.05, normalize=True), dict(tau=3, linear=True, first_spike_time=2)):
-        assert torch.equal(real_spikegen.latency(data, num_steps=20, **kw), spikegen.latency(data, num_steps=20, **kw)), kw
+        expected = real_spikegen.latency(data, num_steps=20, **kw)
+        assert torch.equal(expected, spikegen.latency(data, num_steps=20, **kw)), kw
     assert torch.equal(real_spikegen.delta(seq, threshold=0.2, off_spike=True),
                        spikegen.delta(seq, threshold=0.2, off_spike=True))
 
@@ -230,13 +231,15 @@ def test_losses_and_accuracy_match_snntorch() -> None:
     spk = (torch.rand(8, 6, 4, generator=g) > 0.6).float()
     mem = torch.randn(8, 6, 4, generator=g)
     y = torch.tensor([0, 1, 2, 3, 1, 2])
+    rates, targets = dict(correct_rate=0.8, incorrect_rate=0.1), dict(on_target=1.2, off_target=-0.1)
+    weight = torch.tensor([1.0, 2.0, 0.5, 1.0])
     pairs = [
         (real_SF.ce_rate_loss(), SF.ce_rate_loss(), spk),
         (real_SF.ce_count_loss(), SF.ce_count_loss(), spk),
         (real_SF.ce_max_membrane_loss(), SF.ce_max_membrane_loss(), mem),
-        (real_SF.mse_count_loss(correct_rate=0.8, incorrect_rate=0.1), SF.mse_count_loss(correct_rate=0.8, incorrect_rate=0.1), spk),
-        (real_SF.mse_membrane_loss(on_target=1.2, off_target=-0.1), SF.mse_membrane_loss(on_target=1.2, off_target=-0.1), mem),
-        (real_SF.ce_count_loss(weight=torch.tensor([1.0, 2.0, 0.5, 1.0])), SF.ce_count_loss(weight=torch.tensor([1.0, 2.0, 0.5, 1.0])), spk),
+        (real_SF.mse_count_loss(**rates), SF.mse_count_loss(**rates), spk),
+        (real_SF.mse_membrane_loss(**targets), SF.mse_membrane_loss(**targets), mem),
+        (real_SF.ce_count_loss(weight=weight), SF.ce_count_loss(weight=weight), spk),
     ]
     for real, ours, out in pairs:
         a = out.clone().requires_grad_(True)
@@ -261,7 +264,8 @@ def test_snntorch_checkpoint_loads_into_compat_network() -> None:
     def make(lib: Any) -> torch.nn.Module:
         torch.manual_seed(0)
         return torch.nn.Sequential(torch.nn.Linear(5, 4), lib.Leaky(beta=0.9, init_hidden=True),
-                                   torch.nn.Linear(4, 2), lib.Synaptic(alpha=0.5, beta=0.9, init_hidden=True, output=True))
+                                   torch.nn.Linear(4, 2),
+                                   lib.Synaptic(alpha=0.5, beta=0.9, init_hidden=True, output=True))
 
     real, ours = make(snntorch), make(snn)
     ours.load_state_dict(real.state_dict())

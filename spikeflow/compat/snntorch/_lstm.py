@@ -126,7 +126,8 @@ class SConv2dLSTM(_SpikingLSTM):
             raise ValueError("max_pool, avg_pool: give at most one of them")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.max_pool, self.avg_pool, self.bias = max_pool, avg_pool, bias
-        pad = (kernel_size // 2, kernel_size // 2) if isinstance(kernel_size, int) else (kernel_size[0] // 2, kernel_size[1] // 2)
+        ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        pad = (ks[0] // 2, ks[1] // 2)
         self.padding = pad
         self.conv = nn.Conv2d(in_channels + out_channels, 4 * out_channels, kernel_size, padding=pad, bias=bias)
 

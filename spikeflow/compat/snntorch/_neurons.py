@@ -213,7 +213,8 @@ class SpikingNeuron(nn.Module):
 
 
 def _core_kwargs(threshold: Any, spike_grad: Any, surrogate_disable: Any, inhibition: Any, learn_threshold: Any,
-                 reset_mechanism: Any, graded_spikes_factor: Any = 1.0, learn_graded_spikes_factor: Any = False) -> dict[str, Any]:
+                 reset_mechanism: Any, graded_spikes_factor: Any = 1.0,
+                 learn_graded_spikes_factor: Any = False) -> dict[str, Any]:
     checks.check_bool("surrogate_disable", surrogate_disable)
     if not isinstance(reset_mechanism, str) or reset_mechanism not in _RESET_VAL:
         raise ValueError(f"reset_mechanism: expected 'subtract', 'zero' or 'none', got {reset_mechanism!r}")
@@ -307,7 +308,8 @@ class Lapicque(SpikingNeuron, _core.Lapicque):
             raise ValueError("learn_beta: Lapicque's decay comes from R, C and time_step and is not learnable here")
         given = {k: (None if v is False else v) for k, v in (("beta", beta), ("R", R), ("C", C))}
         if given["beta"] is not None and given["R"] is not None and given["C"] is not None:
-            raise ValueError("beta, R, C: give beta, or R and C, or beta with one of R and C (as snnTorch), not all three")
+            raise ValueError(
+                "beta, R, C: give beta, or R and C, or beta with one of R and C (as snnTorch), not all three")
         if given["beta"] is not None and given["C"] is not None:  # snnTorch derives R from beta and C
             b = torch.as_tensor(given["beta"], dtype=torch.get_default_dtype())
             given["R"] = torch.as_tensor(time_step) / (torch.as_tensor(given["C"]) * torch.log(1 / b))
@@ -335,11 +337,13 @@ class _RecurrentCompat(SpikingNeuron):
         if all_to_all and linear_features and conv:
             raise TypeError("linear_features: cannot be combined with conv2d_channels/kernel_size")
         if all_to_all and not linear_features and not conv:
-            raise TypeError("linear_features: all_to_all=True needs linear_features or (conv2d_channels and kernel_size)")
+            raise TypeError(
+                "linear_features: all_to_all=True needs linear_features or (conv2d_channels and kernel_size)")
         if all_to_all and conv and (conv2d_channels is None or kernel_size is None):
             raise TypeError("conv2d_channels, kernel_size: both are needed for a convolutional recurrence")
         if not all_to_all and (linear_features or conv):
-            raise TypeError("all_to_all=False: linear_features, conv2d_channels and kernel_size must not be given (V is used)")
+            raise TypeError(
+                "all_to_all=False: linear_features, conv2d_channels and kernel_size must not be given (V is used)")
         self._conv_args = (conv2d_channels, kernel_size) if (all_to_all and conv) else None
         if self._conv_args is not None:
             return {"V": 0.0, "all_to_all": False, "linear_features": None}

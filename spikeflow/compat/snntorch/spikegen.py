@@ -40,7 +40,8 @@ def rate(data: Tensor, num_steps: Any = False, gain: float = 1, offset: float = 
         raise TypeError(f"time_var_input: expected True or False, got {type(time_var_input).__name__}")
     if time_var_input:
         if steps is not None:
-            raise ValueError("num_steps: not an argument for time-varying input (time_var_input=True); T comes from data")
+            raise ValueError(
+                "num_steps: not an argument for time-varying input (time_var_input=True); T comes from data")
         spikes = _enc.rate(data, time_varying=True)  # snnTorch applies no gain/offset here
         if first_spike_time:
             pad = torch.zeros((first_spike_time, *spikes.shape[1:]), dtype=spikes.dtype, device=spikes.device)

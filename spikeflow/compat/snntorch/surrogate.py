@@ -139,7 +139,8 @@ def as_surrogate(spike_grad: Any) -> _sg.Surrogate:
         return spike_grad
     if callable(spike_grad):
         return _CallableSpike(spike_grad)
-    raise TypeError(f"spike_grad: expected a surrogate (e.g. surrogate.atan()) or a callable, got {type(spike_grad).__name__}")
+    raise TypeError("spike_grad: expected a surrogate (e.g. surrogate.atan()) or a callable, "
+                    f"got {type(spike_grad).__name__}")
 
 
 class _CallableSpike(_sg.Surrogate):

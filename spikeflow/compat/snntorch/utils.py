@@ -50,4 +50,5 @@ def valid_split(ds_train: Any, ds_val: Any, split: float, seed: int = 0) -> tupl
     n = len(ds_train)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_val = int(n * split)
-    return torch.utils.data.Subset(ds_train, perm[n_val:].tolist()), torch.utils.data.Subset(ds_val, perm[:n_val].tolist())
+    subset = torch.utils.data.Subset
+    return subset(ds_train, perm[n_val:].tolist()), subset(ds_val, perm[:n_val].tolist())

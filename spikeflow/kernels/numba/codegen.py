@@ -40,9 +40,7 @@ def {name}(x, st0, prm, fl, iv, s, trc, ckpt, fin):
             if t % L == 0:
 {save_ckpt}
                 ckpt[t // L, {F}, lo:hi] = rr
-            xt = x[t, lo:hi]
-            ot = s[t, lo:hi]
-{step}
+            _fwd_span({fwd_args})
             if record:
 {save_trace}
 {save_fin}
@@ -54,7 +52,7 @@ def {name}(x, ckpt, prm, fl, iv, gs, gtr, lam, dprm, dx, sgbuf, sgc):
 {load_lam}
         lam_r = lam[{F}, lo:hi].copy()
 {load_acc}
-        sc = np.empty((L, {NS1} + 1, n), dtype=x.dtype)
+        sc = np.empty((L, {NR}, n), dtype=x.dtype)
         rr = np.empty(n, dtype=x.dtype)
         for c in range(c_hi - 1, c_lo - 1, -1):
             t0 = c * L
@@ -62,38 +60,17 @@ def {name}(x, ckpt, prm, fl, iv, gs, gtr, lam, dprm, dx, sgbuf, sgc):
 {load_ckpt}
             rr[:] = ckpt[c, {F}, lo:hi]
             for t in range(t0, t1):
-                xt = x[t, lo:hi]
-                su = sc[t - t0, 0]
-                sb = sc[t - t0, 1]
-                sr = sc[t - t0, 2]
-{scratch_rows}
-{restep}
-{store_scratch}
-                if phase == 1:
-                    sgbuf[t - t0, lo:hi] = su - sb
+                j = t - t0
+                sgrow = sgbuf[j if phase == 1 else 0, lo:hi]
+                _re_span({re_args})
             if phase == 1:
                 continue
             for t in range(t1 - 1, t0 - 1, -1):
                 j = t - t0
-                su = sc[j, 0]
-                sb = sc[j, 1]
-                rrow = sc[j, 2]
-{prev_rows}
-                xt = x[t, lo:hi]
-                dxt = dx[t, lo:hi]
-                gst = gs[0 if gs_shared else t, lo:hi]
                 tt = t if has_gtr else 0
-{gtr_rows}
+                gst = gs[0 if gs_shared else t, lo:hi]
                 sgt = sgbuf[j if sgbuf.shape[0] > 1 else 0, lo:hi]
-                sw = sc[j, {NS1}]
-                for k in range(n):
-                    u = su[k]
-                    b = sb[k]
-{adjoint}
-                    {vjp_out} = _row_vjp({vjp_in}, xt[k], {prev_state}, rrow[k], {row_params}, ds, dz, one)
-                    dxt[k] = d_in
-{lam_update}
-{acc_update}
+                _bk_span({bk_args})
 {store_lam}
         lam[{F}, lo:hi] = lam_r
 {store_acc}
@@ -115,22 +92,30 @@ import numba
 import numpy as np
 from numba import prange
 '''
+# The per-step loops over a span's neurons are functions of their own: LLVM vectorizes such a
+# short loop over a few arrays, but not the same loop inlined in the driver's loop nest
+# (measured: the Leaky training backward took 6.6 ms inline, 1.6 ms with span functions).
+# Call arguments hold no conditional expressions: numba cannot compile such a call with more
+# than ~30 arguments (CPython 3.11 builds it with CALL_FUNCTION_EX).
+_SPAN = "@numba.njit(nogil=True, error_model='numpy', cache=CACHE)\ndef {name}({args}):\n{body}\n"
 
 
-def _step(spec: ModelSpec, wta: bool, out: str | None, extra: list[str], n: int) -> str:
-    """One step over the span's neurons: the row, then firing and resets (``extra`` after the
-    row: scratch stores). Winner-take-all: per sample of nf neurons, the rows first (kept in
-    wu, wb, wc_*), the first largest u - b wins, then firing with the winner's mask."""
+def _step(spec: ModelSpec, wta: bool, out: str | None, extra: list[str], n: int, pre: tuple[str, ...] = ()) -> str:
+    """One step over the span's neurons: ``pre`` (before the row reads the state), the row,
+    then firing and resets (``extra`` after the row). Winner-take-all: per sample of nf neurons,
+    the rows first (kept in wu, wb, wc_*), the first largest u - b wins, then firing with the
+    winner's mask."""
     outs = ", ".join(["u", "b", *(f"c_{f}" for f in spec.carried)])
     state, params = (", ".join(f"{p}_{n}[k]" for n in names) for p, names in (("st", spec.fields),
                                                                              ("p", spec.kernel_params)))
     row = f"{outs} = _row(xt[k], {state}, rr[k], {params}, ds, dz, one)"
     fire = fire_lines(spec, "st", out, "[k]", NUMBA_H, wta)
     if not wta:
-        return _indent(["for k in range(n):", "    " + row, *("    " + x for x in extra + fire)], n)
+        return _indent(["for k in range(n):", *("    " + x for x in [*pre, row, *extra, *fire])], n)
     keep = [f"wc_{f}[k] = c_{f}" for f in spec.carried]
     back = [f"c_{f} = wc_{f}[k]" for f in spec.carried]
-    lines = ["for q in range(0, n, nf):", "    kb = q", "    for k in range(q, q + nf):", "        " + row,
+    lines = ["for q in range(0, n, nf):", "    kb = q", "    for k in range(q, q + nf):",
+             *("        " + x for x in [*pre, row]),
              "        wu[k] = u", "        wb[k] = b", *("        " + x for x in keep),
              "        if u - b > wu[kb] - wb[kb]:", "            kb = k",
              "    for k in range(q, q + nf):", "        u = wu[k]", "        b = wb[k]",
@@ -139,63 +124,91 @@ def _step(spec: ModelSpec, wta: bool, out: str | None, extra: list[str], n: int)
 
 
 def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = False, lean: bool = False) -> str:
-    """Source of the forward and backward drivers of ``spec`` (parallel and serial)."""
+    """Source of the forward and backward drivers of ``spec`` (parallel and serial) and of the
+    span functions they call once per step.
+
+    The backward recomputes each chunk from its checkpoint and keeps the state entering every
+    step (the F fields, the reset signal r and, for winner-take-all, the winner mask) in a
+    span-private scratch [L, F + 1 (+ 1), n]; walking back, it evaluates the row again from that
+    state (the same operations, so the same u and b), then the step's adjoint."""
     fields, carried, P = spec.fields, spec.carried, spec.kernel_params
     F = len(fields)
-    row_state = ", ".join(f"st_{f}[k]" for f in fields)
-    row_params = ", ".join(f"p_{p}[k]" for p in P)
-    row_out = ", ".join(["u", "b", *(f"c_{f}" for f in carried)])
+    consts = ["one", "zero", "ss", "sz", "ds", "dz"]
+    st = [f"st_{f}" for f in fields]
+    prm = [f"p_{p}" for p in P]
+    wbuf = [f"w{f}" for f in ("u", "b", *(f"c_{c}" for c in carried))] if wta else []
+    sc = [f"sc_{f}" for f in fields]
+    gtr = [] if lean else [f"gtr_{f}" for f in fields]
+    lam = [f"lam_{f}" for f in fields]
+    acc = [f"acc_{p}" for p in P] if pg else []
+    prev = ", ".join(f"sc_{f}[k]" for f in fields)
+    kparams = ", ".join(f"p_{p}[k]" for p in P)
 
-    wta_bufs = [f"w{f} = np.empty(n, dtype=x.dtype)" for f in ("u", "b", *(f"c_{c}" for c in carried))] if wta else []
+    fwd_params = ["n", "nf", "xt", "ot", "rr", *st, *prm, *wbuf, *consts]
+    re_params = ["n", "nf", "xt", "rr", *st, *prm, *wbuf, *sc, "sr", *(["sw"] if wta else []), "ph", "sgrow",
+                 *consts]
+    bk_params = ["n", "xt", *sc, "sr", *(["sw"] if wta else []), "gst", *gtr, *lam, "lam_r", "dxt", *prm, *acc,
+                 "sgt", *consts, "nd", "sgc"]
+    re_pre = (*(f"sc_{f}[k] = st_{f}[k]" for f in fields), "sr[k] = rr[k]")
+    re_extra = (["sw[k] = one if k == kb else zero"] if wta else []) + ["if ph == 1:", "    sgrow[k] = u - b"]
+    outs = ", ".join(["u", "b", *(f"c_{f}" for f in carried)])
+    vjp_in = ", ".join(["du", "db", *(f"lam_{f}[k]" if lean else f"(lam_{f}[k] + gtr_{f}[k])" for f in carried)])
+    vjp_out = ", ".join(["d_in", *(f"d_{f}" for f in fields), "d_reset", *(f"d_p_{p}" for p in P)])
+    sg = f"_sgf(sh, cr, {', '.join(f'sgc[{i}]' for i in range(_n_consts(formula)))})" if formula else "sgt[k]"
+    bk_body = [
+        "for k in range(n):",
+        f"    {outs} = _row(xt[k], {prev}, sr[k], {kparams}, ds, dz, one)",
+        *("    " + x for x in adjoint_lines(spec, "[k]", NUMBA_H, sg, "sw[k]" if wta else None, lean)),
+        f"    {vjp_out} = _row_vjp({vjp_in}, xt[k], {prev}, sr[k], {kparams}, ds, dz, one)",
+        "    dxt[k] = d_in",
+        *(f"    lam_{f}[k] = d_{f}" for f in fields),
+        *([] if lean else ["    lam_r[k] = nd * d_reset"]),
+        *(f"    acc_{p}[k] += d_p_{p}" for p in (P if pg else ())),
+    ]
+    spans = [
+        _SPAN.format(name="_fwd_span", args=", ".join(fwd_params), body=_step(spec, wta, "ot", [], 4)),
+        _SPAN.format(name="_re_span", args=", ".join(re_params), body=_step(spec, wta, None, re_extra, 4, re_pre)),
+        _SPAN.format(name="_bk_span", args=", ".join(bk_params), body=_indent(bk_body, 4)),
+    ]
+    rows_j = [f"sc[j, {i}]" for i in range(scratch_rows(spec, wta))]  # fields, r, [winner mask]
+    wta_bufs = [f"{w} = np.empty(n, dtype=x.dtype)" for w in wbuf]
     fwd = dict(
-        F=F, row_out=row_out, row_state=row_state, row_params=row_params,
+        F=F,
         load=_indent([f"st_{f} = st0[{i}, lo:hi].copy()" for i, f in enumerate(fields)]
-                     + [f"p_{p} = prm[{i}, lo:hi]" for i, p in enumerate(P)]
-                     + wta_bufs, 8),
+                     + [f"p_{p} = prm[{i}, lo:hi]" for i, p in enumerate(P)] + wta_bufs, 8),
         save_ckpt=_indent([f"ckpt[t // L, {i}, lo:hi] = st_{f}" for i, f in enumerate(fields)], 16),
-        step=_step(spec, wta, "ot", [], 12),
+        fwd_args=", ".join(["n", "nf", "x[t, lo:hi]", "s[t, lo:hi]", "rr", *st, *prm, *wbuf, *consts]),
         save_trace=_indent([f"trc[{i}, t, lo:hi] = st_{f}" for i, f in enumerate(fields)], 16),
         save_fin=_indent([f"fin[{i}, lo:hi] = st_{f}" for i, f in enumerate(fields)], 8),
     )
-    # backward: scratch rows per step: u, b, r entering the step, then the state fields after it
-    NS = 3 + F
-    vjp_in = ", ".join(["du", "db", *(f"(lam_{f}[k] + gtr_{f}[k])" for f in carried)])
-    vjp_out = ", ".join(["d_in", *(f"d_{f}" for f in fields), "d_reset", *(f"d_p_{p}" for p in P)])
-    sg = f"_sgf(sh, cr, {', '.join(f'sgc[{i}]' for i in range(_n_consts(formula)))})" if formula else "sgt[k]"
-    adjoint = adjoint_lines(spec, "[k]", NUMBA_H, sg, "sw[k]" if wta else None, lean)
-    if lean:  # detached reset, no trace gradients: no reset-signal adjoint, no trace rows
-        vjp_in = ", ".join(
-            ["du", "db", *(f"lam_{f}[k]" for f in carried)])
     bwd = dict(
-        F=F, NS=NS, NS1=NS, row_out=row_out, row_state=row_state, row_params=row_params, vjp_in=vjp_in, vjp_out=vjp_out,
+        F=F, NR=len(rows_j),
         load=_indent([f"p_{p} = prm[{i}, lo:hi]" for i, p in enumerate(P)]
-                     + [f"st_{f} = np.empty(n, dtype=x.dtype)" for f in fields]
-                     + wta_bufs, 8),
+                     + [f"st_{f} = np.empty(n, dtype=x.dtype)" for f in fields] + wta_bufs, 8),
         load_lam=_indent([f"lam_{f} = lam[{i}, lo:hi].copy()" for i, f in enumerate(fields)], 8),
         load_acc=_indent([f"acc_{p} = dprm[{i}, lo:hi].copy()" for i, p in enumerate(P)] if pg else [], 8),
         load_ckpt=_indent([f"st_{f}[:] = ckpt[c, {i}, lo:hi]" for i, f in enumerate(fields)], 12),
-        scratch_rows=_indent([f"s_{f} = sc[t - t0, {3 + i}]" for i, f in enumerate(fields)], 16),
-        restep=_step(spec, wta, None, ["su[k] = u", "sb[k] = b", "sr[k] = rr[k]"]
-                     + ([f"sc[t - t0, {3 + F}, k] = one if k == kb else zero"] if wta else []), 16),
-        store_scratch=_indent([f"s_{f}[:] = st_{f}" for f in fields], 16),
-        prev_rows=_indent([f"pv_{f} = sc[j - 1, {3 + i}] if j > 0 else ckpt[c, {i}, lo:hi]"
-                           for i, f in enumerate(fields)], 16),
-        gtr_rows=_indent([] if lean else [f"gtr_{f} = gtr[{i}, tt, lo:hi]" for i, f in enumerate(fields)], 16),
-        prev_state=", ".join(f"pv_{f}[k]" for f in fields),
-        adjoint=_indent(adjoint, 20),
-        lam_update=_indent([f"lam_{f}[k] = d_{f}" for f in fields] + ([] if lean else ["lam_r[k] = nd * d_reset"]),
-                           20),
-        acc_update=_indent([f"acc_{p}[k] += d_p_{p}" for p in P] if pg else [], 20),
+        re_args=", ".join(["n", "nf", "x[t, lo:hi]", "rr", *st, *prm, *wbuf, *rows_j, "phase", "sgrow",
+                           *consts]),
+        bk_args=", ".join(["n", "x[t, lo:hi]", *rows_j, "gst",
+                           *([] if lean else [f"gtr[{i}, tt, lo:hi]" for i in range(F)]), *lam, "lam_r",
+                           "dx[t, lo:hi]", *prm, *acc, "sgt", *consts,
+                           "nd", "sgc"]),
         store_lam=_indent([f"lam[{i}, lo:hi] = lam_{f}" for i, f in enumerate(fields)], 8),
         store_acc=_indent([f"dprm[{i}, lo:hi] = acc_{p}" for i, p in enumerate(P)] if pg else [], 8),
     )
-    parts = []
+    parts = list(spans)
     for kind, tpl, args in (("forward", _FWD, fwd), ("backward", _BWD, bwd)):
         for par in (True, False):
             name = f"{kind}_{'par' if par else 'ser'}"
             deco = f"@numba.njit(parallel={par}, cache=CACHE, nogil=True, error_model='numpy')"
             parts.append(deco + tpl.format(name=name, pre=_PRE, **args))
     return "\n".join(parts)
+
+
+def scratch_rows(spec: ModelSpec, wta: bool) -> int:
+    """Rows per step of the backward's scratch: the state fields, r and the winner mask."""
+    return len(spec.fields) + 1 + int(wta)
 
 
 def _n_consts(formula: str | None) -> int:

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .._cpu_util import CHUNK_ELEMS, KERNEL_LOCK, big_buffer, heaviside, kernel_threads, span
 from ..fused import Plan, flat_rows, incoming, initial_reset, numel_steps
-from .codegen import drivers
+from .codegen import drivers, scratch_rows
 
 
 def _formula(sur: Any) -> tuple[Any, tuple[float, ...]] | None:
@@ -55,7 +55,7 @@ class NumbaDriver:
         with KERNEL_LOCK:
             threads = kernel_threads()
             blk, nf = _span(x, m, threads, cfg.inhibition)
-            L = _scratch_steps(blk, 4 + F)
+            L = _scratch_steps(blk, scratch_rows(spec, cfg.inhibition))
             ckpt = torch.empty(((T + L - 1) // L, F + 1, m), dtype=dt)
             mod = drivers(spec, None, 0, False, cfg.inhibition)
             iv = np.array([L, blk, int(cfg.record), 0, 0, 0, 0, 0, nf], dtype=np.int64)

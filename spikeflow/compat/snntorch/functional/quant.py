@@ -24,7 +24,8 @@ class _Quantize(torch.autograd.Function):
 
 
 def state_quant(num_bits: int = 8, uniform: bool = True, thr_centered: bool = True, threshold: float = 1,
-                lower_limit: float = 0, upper_limit: float = 0.2, multiplier: float | None = None) -> Callable[[Tensor], Tensor]:
+                lower_limit: float = 0, upper_limit: float = 0.2,
+                multiplier: float | None = None) -> Callable[[Tensor], Tensor]:
     """2**num_bits uniform levels over [threshold * (-1 - lower_limit), threshold * (1 + upper_limit)]
     (centred on the threshold when thr_centered); returns q(x) -> nearest level."""
     if isinstance(num_bits, bool) or not isinstance(num_bits, int) or num_bits < 1:
