@@ -2,8 +2,8 @@
 
 A task adds its options to an argparse sub-parser (``add_arguments``) and trains from the
 parsed options (``run(args) -> metrics dict``). ``spikeflow train NAME`` dispatches here.
-Other packages add tasks with :func:`register_task`; ``spikeflow.exact.tasks`` (when present)
-registers its own through a ``register(TASKS)`` function.
+Other packages add tasks with :func:`register_task`; the modules of ``spikeflow.tasks`` (the
+application layer) register theirs through a ``register(TASKS)`` function.
 """
 
 from __future__ import annotations
@@ -241,7 +241,8 @@ def _register_optional(module_name: str) -> None:
         register(TASKS)
 
 
-_register_optional("spikeflow.exact.tasks")
+_register_optional("spikeflow.tasks.yinyang")
+_register_optional("spikeflow.tasks.mnist5k_eventprop")
 _register_optional("spikeflow.online.tasks")
 _register_optional("spikeflow.train.charlm")
 _register_optional("spikeflow.data.tasks")
