@@ -107,8 +107,13 @@ class YinYangTask:
     def _run(self, args: argparse.Namespace) -> dict[str, Any]:
         from ..data.yinyang import encode_raster, encode_times, yinyang
         from ..exact import LIFLayer
-        from ..exact.losses import bump_silent, bump_silent_labels, ttfs_correct, ttfs_cross_entropy
-        from ..exact.losses import max_voltage_cross_entropy
+        from ..exact.losses import (
+            bump_silent,
+            bump_silent_labels,
+            max_voltage_cross_entropy,
+            ttfs_correct,
+            ttfs_cross_entropy,
+        )
         from ..train import Step, TensorBatches, Trainer
 
         torch.manual_seed(args.seed)

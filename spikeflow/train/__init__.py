@@ -17,7 +17,7 @@ from .seed import get_rng_state, seed_everything, set_rng_state
 from .trainer import Step, Trainer
 
 __all__ = [
-    "CheckpointError", "CosineSchedule", "TensorBatches", "Trainer", "atomic_write", "load_latest_checkpoint", "prepare_run_dir",
-    "remove_stale_temp_files", "get_rng_state", "load_checkpoint", "save_checkpoint", "seed_everything",
-    "set_rng_state", "Step", "write_json",
+    "CheckpointError", "CosineSchedule", "Step", "TensorBatches", "Trainer", "atomic_write", "get_rng_state",
+    "load_checkpoint", "load_latest_checkpoint", "prepare_run_dir", "remove_stale_temp_files", "save_checkpoint",
+    "seed_everything", "set_rng_state", "write_json",
 ]

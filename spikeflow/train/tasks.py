@@ -123,7 +123,7 @@ class DigitsTask:
         parser.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
         parser.add_argument("--tensorboard", action="store_true",
                             help="also log scalars and firing-rate histograms to OUT/tensorboard (needs tensorboard)")
-        from ..online.digits import add_online_arguments  # --method eprop|ottt|stdp (spikeflow.online)
+        from ..tasks.online_digits import add_online_arguments  # --method eprop|ottt|stdp (spikeflow.online)
 
         add_online_arguments(parser)
         from ..quant.cli import add_quant_arguments
@@ -166,7 +166,7 @@ class DigitsTask:
         from .trainer import Trainer
 
         if hasattr(args, "method"):
-            from ..online.digits import check_method_args, run_digits
+            from ..tasks.online_digits import check_method_args, run_digits
 
             check_method_args(args)
             if args.method != "bptt":
@@ -245,5 +245,6 @@ _register_optional("spikeflow.tasks.yinyang")
 _register_optional("spikeflow.tasks.mnist5k_eventprop")
 _register_optional("spikeflow.online.tasks")
 _register_optional("spikeflow.train.charlm")
-_register_optional("spikeflow.data.tasks")
+_register_optional("spikeflow.tasks.tonic_tasks")
+_register_optional("spikeflow.tasks.spoken_digits")
 _register_optional("spikeflow.tasks.mnist5k_models")  # adds --model scnn|cnn to mnist5k

@@ -302,7 +302,7 @@ class Trainer:
     # -- epochs -------------------------------------------------------------------------
     def train_epoch(self, loader: Iterable[Batch], epoch: int) -> dict[str, float]:
         """One pass over ``loader``; returns mean loss and accuracy (weighted by batch size)."""
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # not tqdm.auto: its asyncio variant calls iter(loader) once more per epoch
 
         self.model.train()
         total_loss, total_correct, count = 0.0, 0.0, 0
@@ -330,7 +330,8 @@ class Trainer:
         if count == 0:
             raise ValueError(f"train_loader: yielded no batches in epoch {epoch}")
         loss = total_loss / count
-        return {"loss": None if math.isnan(loss) else loss, "accuracy": total_correct / count}
+        return {"loss": None if math.isnan(loss) else loss,
+                "accuracy": None if self.metric_fn is None else total_correct / count}
 
     @torch.no_grad()
     def evaluate(self, loader: Iterable[Batch], name: str = "test") -> dict[str, float]:
