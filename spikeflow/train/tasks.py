@@ -243,7 +243,7 @@ def _register_optional(module_name: str) -> None:
 
 _register_optional("spikeflow.tasks.yinyang")
 _register_optional("spikeflow.tasks.mnist5k_eventprop")
-_register_optional("spikeflow.online.tasks")
+_register_optional("spikeflow.tasks.bandit")
 _register_optional("spikeflow.train.charlm")
 _register_optional("spikeflow.tasks.tonic_tasks")
 _register_optional("spikeflow.tasks.spoken_digits")

@@ -78,6 +78,11 @@ class Step:
 REQUIRED_KEYS = ("epoch", "model", "optimizer", "rng")
 #: Options that may differ between a run and its resumption (everything else must match).
 RESUME_MAY_CHANGE = frozenset({"epochs", "resume", "overwrite", "no_progress", "out", "device", "limit_batches"})
+#: Entries every task's metrics.json holds (the schema; docs/training.md describes each).
+METRICS_KEYS = ("task", "config", "test_accuracy", "best_test_accuracy", "test_loss", "train_accuracy", "train_loss",
+                "epochs", "seconds", "seed", "plan", "world_size", "history")
+#: Entries of every row of ``history`` (one per epoch; ``validation_loss``/``validation_accuracy`` with a val_loader).
+HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds")
 #: Scheduler state entries that fix a schedule's length (such a scheduler cannot be extended).
 _LENGTH_KEYS = ("T_max", "total_iters", "total_steps")
 
