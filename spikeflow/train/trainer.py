@@ -141,7 +141,7 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        optimizer: torch.optim.Optimizer,
+        optimizer: torch.optim.Optimizer | None,
         loss_fn: LossFn,
         metric_fn: MetricFn | None = None,
         *,
