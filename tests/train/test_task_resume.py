@@ -147,3 +147,16 @@ def test_tonic_task_more_epochs_on_resume_continue_the_cosine(tmp_path, request)
     metrics = json.loads((out / "metrics.json").read_text())
     assert [h["lr"] for h in metrics["history"]] == pytest.approx([2e-3, 1e-3])  # epoch 2 of a 2-epoch cosine
     assert metrics["plan"] == [{"from_epoch": 1, "epochs": 1}, {"from_epoch": 2, "epochs": 2}]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["digits", "--method", "ottt", "--schedule", "step"], "--schedule"),
+    (["digits", "--method", "eprop", "--weight-bits", "4"], "--weight-bits"),
+    (["digits", "--method", "stdp", "--tensorboard"], "--tensorboard"),
+    (["spoken-digits", "--dt", "0.5"], "an eventprop option"),
+    (["spoken-digits", "--method", "eventprop", "--beta", "0.9"], "--beta"),
+])
+def test_options_a_method_does_not_use_are_refused_not_ignored(argv, message, tmp_path, capsys):
+    assert main(["train", *argv, "--epochs", "1", "--out", str(tmp_path / "run")]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run" / "metrics.json").exists()
