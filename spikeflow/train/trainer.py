@@ -307,7 +307,7 @@ class Trainer:
     # -- epochs -------------------------------------------------------------------------
     def train_epoch(self, loader: Iterable[Batch], epoch: int) -> dict[str, float]:
         """One pass over ``loader``; returns mean loss and accuracy (weighted by batch size)."""
-        from tqdm import tqdm  # not tqdm.auto: its asyncio variant calls iter(loader) once more per epoch
+        from tqdm.auto import tqdm
 
         self.model.train()
         total_loss, total_correct, count = 0.0, 0.0, 0
