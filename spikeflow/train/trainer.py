@@ -179,7 +179,12 @@ class Trainer:
             raise ValueError(f"grad_clip: expected a positive number or None, got {grad_clip!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
-        self.device = torch.device(device)
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"device: expected a torch device such as 'cpu' or 'cuda', got {device!r}") from err
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device: {device!r} asked for, but CUDA is not available here (use --device cpu)")
         self.distributed = bool(distributed)
         if self.distributed:
             if not (torch.distributed.is_available() and torch.distributed.is_initialized()):

@@ -138,3 +138,13 @@ def test_tensor_batches_order_and_errors():
         TensorBatches(x, y[:5], batch_size=2)
     with pytest.raises(ValueError, match="batch_size"):
         TensorBatches(x, y, batch_size=0)
+
+
+def test_an_unusable_device_is_a_clear_error():
+    model = nn.Linear(6, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="device"):
+        Trainer(model, opt, nn.functional.cross_entropy, device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            Trainer(model, opt, nn.functional.cross_entropy, device="cuda")
