@@ -64,7 +64,8 @@ def run_once(variant: tuple[str, str, dict[str, str], list[str]], limit: int, lo
             if proc.returncode != 0:
                 raise RuntimeError(f"{name}: exit {proc.returncode}\n{proc.stderr[-2000:]}")
             with open(os.path.join(out, "metrics.json")) as f:
-                train = float(json.load(f)["train_seconds"])
+                metrics = json.load(f)  # "seconds" in the common schema; "train_seconds" before it
+                train = float(metrics.get("train_seconds", metrics["seconds"]))
     finally:
         for h in hogs:
             h.terminate()  # timeout passes SIGTERM on to its yes

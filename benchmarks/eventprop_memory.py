@@ -13,7 +13,7 @@ import torch
 
 from spikeflow.data.yinyang import encode_raster, encode_times, yinyang
 from spikeflow.exact import LIFLayer, max_voltage_cross_entropy, ttfs_cross_entropy
-from spikeflow.exact.tasks import BPTTNet
+from spikeflow.tasks.yinyang import BPTTNet
 
 
 def saved_bytes(fn) -> int:

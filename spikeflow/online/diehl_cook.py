@@ -16,11 +16,6 @@ Cook's vote (each neuron labelled with the class it answers most on the training
 
 from __future__ import annotations
 
-import argparse
-import time
-from pathlib import Path
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
@@ -125,55 +120,3 @@ def linear_readout_accuracy(train_counts: Tensor, y_train: Tensor, test_counts: 
     clf = LogisticRegression(max_iter=2000, C=1.0, random_state=seed)
     clf.fit(scaler.transform(train_counts.numpy()), y_train.numpy())
     return float(clf.score(scaler.transform(test_counts.numpy()), y_test.numpy()))
-
-
-def run_stdp_digits(args: argparse.Namespace) -> dict[str, Any]:
-    """``spikeflow train digits --method stdp``: ``--hidden`` excitatory neurons, ``--steps`` per
-    image, ``--epochs`` unsupervised passes, ``--batch-size`` images learned together."""
-    from ..data import digits_tensors
-    from ..train.checkpoint import write_json
-    from ..train.seed import seed_everything
-
-    if args.encoding != "rate":
-        raise ValueError(f"--encoding: --method stdp uses Poisson rate coding, got {args.encoding!r}")
-    if args.device != "cpu":
-        raise ValueError(f"--device: --method stdp runs on the CPU, got {args.device!r}")
-    started = time.perf_counter()
-    seed_everything(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
-    x_train, y_train, x_test, y_test = digits_tensors()
-    if args.limit is not None:
-        n = args.limit
-        x_train, y_train, x_test, y_test = x_train[:n], y_train[:n], x_test[:n], y_test[:n]
-    rate = 1.0
-    model = DiehlCook(64, args.hidden, beta=args.beta, generator=gen)
-    feats_before = (features(model, x_train, args.steps, rate, gen), features(model, x_test, args.steps, rate, gen))
-    history = []
-    for epoch in range(1, args.epochs + 1):
-        t0 = time.perf_counter()
-        order = torch.randperm(len(x_train), generator=gen)
-        for i in range(0, len(order), args.batch_size):
-            batch = x_train[order[i : i + args.batch_size]]
-            model.run(poisson(batch, args.steps, rate, gen), learn=True)
-        history.append({"epoch": epoch, "seconds": time.perf_counter() - t0,
-                        "mean_threshold_rise": float(model.theta.mean())})
-    train_f = features(model, x_train, args.steps, rate, gen)
-    test_f = features(model, x_test, args.steps, rate, gen)
-    result = {
-        "task": "digits", "method": "stdp",
-        "config": {k: v for k, v in vars(args).items() if k not in ("func", "command")},
-        "test_accuracy": linear_readout_accuracy(train_f, y_train, test_f, y_test, args.seed),
-        "vote_test_accuracy": vote_accuracy(train_f, y_train, test_f, y_test),
-        "untrained_test_accuracy": linear_readout_accuracy(*feats_before[:1], y_train, feats_before[1], y_test,
-                                                           args.seed),
-        "untrained_vote_test_accuracy": vote_accuracy(feats_before[0], y_train, feats_before[1], y_test),
-        "mean_spikes_per_image": float(test_f.sum(1).mean()),
-        "epochs": args.epochs, "seed": args.seed, "history": history,
-        "seconds": time.perf_counter() - started,
-    }
-    if not args.no_progress:
-        print(f"stdp features: linear readout test acc {result['test_accuracy']:.3f}, vote "
-              f"{result['vote_test_accuracy']:.3f} (untrained weights: {result['untrained_test_accuracy']:.3f}, "
-              f"vote {result['untrained_vote_test_accuracy']:.3f})", flush=True)
-    write_json(Path(args.out) / "metrics.json", result)
-    return result

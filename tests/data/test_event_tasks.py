@@ -45,7 +45,7 @@ def test_one_epoch_runs_on_tonic_files(tiny, tmp_path, task, extra, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["task"] == task and len(metrics["history"]) == 1
     assert metrics["train_samples"] == {"nmnist": 4, "shd": 3, "dvsgesture": 3}[task]
-    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and np.isfinite(metrics["history"][0]["loss"])
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and np.isfinite(metrics["history"][0]["train_loss"])
     assert any((tmp_path / "cache").iterdir())
 
 

@@ -64,4 +64,4 @@ def test_cli_runs_one_epoch(cache, tmp_path, method, capsys):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["method"] == method and metrics["train_samples"] == 40 and metrics["test_samples"] == 10
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
-    assert torch.isfinite(torch.tensor(metrics["history"][0]["loss"]))
+    assert torch.isfinite(torch.tensor(metrics["history"][0]["train_loss"]))

@@ -7,7 +7,12 @@ import json
 
 import pytest
 
-from spikeflow.exact.tasks import register
+from spikeflow.tasks import mnist5k_eventprop, yinyang
+
+
+def register(tasks: dict) -> None:
+    yinyang.register(tasks)
+    mnist5k_eventprop.register(tasks)
 
 
 def _run(name: str, argv: list[str]) -> dict:
@@ -24,6 +29,7 @@ def test_yinyang_task_writes_metrics(tmp_path, method):
                          "--out", str(tmp_path), "--no-progress", "--threads", "1"])
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["method"] == method and 0.0 <= saved["test_accuracy"] <= 1.0
+    assert saved["config"]["method"] == method and 0.0 <= saved["validation_accuracy"] <= 1.0
     assert saved["history"][0]["epoch"] == 1 and m["test_accuracy"] == saved["test_accuracy"]
 
 

@@ -1,25 +1,23 @@
-"""``spikeflow train digits --method eprop|ottt|stdp``: the online rules on scikit-learn's digits.
+"""``spikeflow train digits --method eprop|ottt|stdp``: the online rules on scikit-learn's digits,
+trained by ``spikeflow.train.Trainer`` (resume, device, run-folder rules as for every task).
 
 eprop: EPropNet (64 inputs -> ``--hidden`` recurrent LIF -> 10 leaky readouts, kappa = beta),
-       per-step cross-entropy on the readout, e-prop gradients accumulated over each sequence,
-       Adam (``--lr``), cosine schedule.
+       per-step cross-entropy on the readout, e-prop gradients accumulated over each sequence
+       (the Trainer's ``train_step`` hook), Adam (``--lr``), cosine schedule (CosineSchedule).
 ottt:  sf.Sequential(Linear(64, hidden), Leaky(beta), Linear(hidden, 10), LI(beta)), per-step
        cross-entropy on the LI membrane, OTTT gradients accumulated over each sequence, Adam.
-stdp:  unsupervised Diehl & Cook-style features (``spikeflow.online.diehl_cook``) and a linear
-       readout on the spike counts.
-Prediction: the class with the largest readout averaged over time.
+stdp:  unsupervised Diehl & Cook-style features (``spikeflow.online.diehl_cook``; the rule updates
+       the weights itself, no optimizer), then a linear readout on the spike counts after training.
+Prediction (eprop, ottt): the class with the largest readout averaged over time.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 
 ONLINE_METHODS = ("eprop", "ottt", "stdp")
 
@@ -41,22 +39,36 @@ def check_online_args(args: argparse.Namespace) -> None:
     if args.loss != "ce_count":
         raise ValueError(f"--loss: --method {args.method} uses a per-step cross-entropy; --loss is for bptt, "
                          f"got {args.loss!r}")
-    if args.resume:
-        raise ValueError(f"--resume: not available for --method {args.method} (runs are short; rerun)")
+    quant = {"weight_bits": None, "state_bits": None, "weight_scheme": "int", "per_channel": False,
+             "state_levels": "uniform", "schedule": "cosine", "periods": 3}
+    changed = [f for f, default in quant.items() if hasattr(args, f) and getattr(args, f) != default]
+    if changed:
+        raise ValueError(f"--{changed[0].replace('_', '-')}: a --method bptt option (quantization-aware training, "
+                         f"schedule); --method {args.method} uses a cosine schedule in float")
+    if getattr(args, "distributed", False):
+        raise ValueError(f"--distributed: not available for --method {args.method}")
+    if getattr(args, "tensorboard", False):
+        raise ValueError(f"--tensorboard: not available for --method {args.method}")
 
 
 def _ce(out: Tensor, y: Tensor) -> Tensor:
     return nn.functional.cross_entropy(out, y)
 
 
-def _accuracy(outputs: Tensor, y: Tensor) -> float:
-    return float((outputs.mean(0).argmax(1) == y).float().mean())
+def sequence_ce(outputs: Tensor, y: Tensor) -> Tensor:
+    """(1/T) sum_t cross-entropy(outputs[t], y): the loss the online rules descend (outputs [T, B, K])."""
+    return torch.stack([_ce(o, y) for o in outputs.unbind(0)]).mean()
+
+
+def mean_accuracy(outputs: Tensor, y: Tensor) -> float:
+    """Accuracy of the class with the largest readout averaged over time (outputs [T, B, K])."""
+    return float((outputs.mean(0).argmax(1) == y).double().mean())
 
 
 def _build(args: argparse.Namespace, device: torch.device) -> tuple[nn.Module, Any]:
     from .. import LI, Leaky, Sequential
-    from .eprop import EProp, EPropNet
-    from .ottt import OTTT
+    from ..online.eprop import EProp, EPropNet
+    from ..online.ottt import OTTT
 
     if args.method == "eprop":
         net = EPropNet(64, args.hidden, 10, neuron="lif", beta=args.beta, kappa=args.beta, threshold=1.0).to(device)
@@ -68,62 +80,31 @@ def _build(args: argparse.Namespace, device: torch.device) -> tuple[nn.Module, A
     return net, OTTT(net)
 
 
-def _evaluate(forward: Callable[[Tensor], Tensor], loader: DataLoader, encode: Callable, device: torch.device) -> float:
-    correct, count = 0.0, 0
-    with torch.no_grad():
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            out = forward(encode(x))
-            correct += _accuracy(out, y) * len(y)
-            count += len(y)
-    return correct / count
-
-
 def run_gradient_method(args: argparse.Namespace, encode: Callable[[Tensor], Tensor]) -> dict[str, Any]:
-    """Train with e-prop or OTTT; returns (and writes) the metrics."""
-    from ..data import digits
-    from ..train.checkpoint import write_json
-    from ..train.seed import seed_everything
+    """Train with e-prop or OTTT through the Trainer; returns (and writes) the metrics."""
+    from torch.utils.data import DataLoader
 
-    started = time.perf_counter()
-    device = torch.device(args.device)
+    from ..data import digits
+    from ..train import CosineSchedule, Trainer, seed_everything
+    from ._common import trainer_options
+
     generator = seed_everything(args.seed)
-    train_set, test_set = digits("train", limit=args.limit), digits("test", limit=args.limit)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=generator)
-    test_loader = DataLoader(test_set, batch_size=256, shuffle=False)
-    net, learner = _build(args, device)
+    train_loader = DataLoader(digits("train", limit=args.limit), batch_size=args.batch_size, shuffle=True,
+                              generator=generator)
+    test_loader = DataLoader(digits("test", limit=args.limit), batch_size=256, shuffle=False)
+    net, learner = _build(args, torch.device(args.device))
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    forward = (lambda s: net(s)[0]) if args.method == "eprop" else (lambda s: learner.forward_sequence(s)[0])
-    history = []
-    for epoch in range(1, args.epochs + 1):
-        t0 = time.perf_counter()
-        net.train()
-        total_loss, total_acc, count = 0.0, 0.0, 0
-        for x, y in train_loader:
-            x, y = x.to(device), y.to(device)
-            optimizer.zero_grad(set_to_none=True)
-            out, loss = learner.train_sequence(encode(x), y, _ce, update="accumulate")
-            optimizer.step()
-            total_loss += float(loss) * len(y)
-            total_acc += _accuracy(out, y) * len(y)
-            count += len(y)
-        scheduler.step()
-        net.eval()
-        record = {"epoch": epoch, "train_loss": total_loss / count, "train_accuracy": total_acc / count,
-                  "test_accuracy": _evaluate(forward, test_loader, encode, device),
-                  "seconds": time.perf_counter() - t0}
-        history.append(record)
-        if not args.no_progress:
-            print(f"epoch {epoch}: train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.3f} | "
-                  f"test acc {record['test_accuracy']:.3f}", flush=True)
-    result = {"task": "digits", "method": args.method,
-              "config": {k: v for k, v in vars(args).items() if k not in ("func", "command")},
-              "test_accuracy": history[-1]["test_accuracy"], "train_accuracy": history[-1]["train_accuracy"],
-              "train_loss": history[-1]["train_loss"], "epochs": args.epochs, "seed": args.seed,
-              "history": history, "seconds": time.perf_counter() - started}
-    write_json(Path(args.out) / "metrics.json", result)
-    return result
+
+    def train_step(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        return learner.train_sequence(encode(x), y, _ce, update="accumulate")
+
+    def forward(model: nn.Module, x: Tensor) -> Any:
+        return model(encode(x)) if args.method == "eprop" else learner.forward_sequence(encode(x))
+
+    trainer = Trainer(net, optimizer, sequence_ce, mean_accuracy, forward=forward, train_step=train_step,
+                      scheduler=CosineSchedule(optimizer, args.epochs),
+                      **trainer_options(args, "digits", method=args.method))
+    return trainer.fit(train_loader, test_loader, epochs=args.epochs, resume=args.resume)
 
 
 def run_digits(args: argparse.Namespace, encode: Callable[[Tensor], Tensor]) -> dict[str, Any]:
@@ -132,7 +113,7 @@ def run_digits(args: argparse.Namespace, encode: Callable[[Tensor], Tensor]) -> 
         raise ValueError(f"--method: expected one of bptt, {', '.join(ONLINE_METHODS)}, got {args.method!r}")
     check_online_args(args)
     if args.method == "stdp":
-        from .diehl_cook import run_stdp_digits
+        from .stdp_digits import run_stdp_digits
 
         return run_stdp_digits(args)
     return run_gradient_method(args, encode)
