@@ -11,6 +11,7 @@ Structure (structure.py) is checked at every graph level; nothing is repaired.
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import h5py
 import nir
 import numpy as np
-from h5py import h5d, h5l, h5o, h5s
+from h5py import h5d, h5g, h5l, h5o, h5s
 
 from .structure import check_edges, check_structure, type_check_warnings
 
@@ -52,79 +53,79 @@ def _str(value: Any) -> Any:
     return value
 
 
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf8", errors="replace")
+
+
 class _Tree:
     """Reads a group into nested dicts of numpy values, refusing links and oversize data.
 
-    Uses h5py's low-level API (one link iteration per group, no high-level object per item):
-    the high-level one costs milliseconds per node."""
+    h5py's low-level API, one group at a time: one link iteration (in C) per group, then each
+    member opened once, checked, read and closed before the next. Per dataset: one open, one
+    creation property list (layout, external storage, filters), one dataspace, one type, one
+    read; no high-level h5py object (those cost milliseconds per node)."""
 
     def __init__(self, path: Path, size: int) -> None:
         self.path = path
         self.size = size
         self.budget = max(MIN_BUDGET, EXPANSION * size)  # total bytes we agree to materialise
+        self.groups: set[int] = set()  # addresses of the groups read (each may be reached once)
 
     def fail(self, name: str, why: str) -> ValueError:
         return ValueError(f"{self.path}: object {name!r}: {why}")
 
-    def group(self, gid: Any, gname: str) -> dict[str, Any]:
-        """Everything under the group: two traversals in C (links, then objects), then one read per dataset."""
-        links: list[tuple[bytes, int]] = []
-        gid.links.visit(lambda n, info: links.append((n, info.type)), info=True)
-        for raw, kind in links:
+    def group(self, gid: Any, gname: str, depth: int = 0) -> dict[str, Any]:
+        """Everything under the group, in name order (as h5py lists a group, and nir.read builds it)."""
+        links: list[tuple[bytes, int, int]] = []
+        gid.links.iterate(lambda n, info: links.append((n, info.type, info.u)), info=True)
+        for raw, kind, _ in links:
             if kind != h5l.TYPE_HARD:
-                name = f"{gname}/{raw.decode('utf8', errors='replace')}"
                 what = {h5l.TYPE_EXTERNAL: "an HDF5 external link; NIR files must not refer to other files",
                         h5l.TYPE_SOFT: "an HDF5 soft link; NIR files hold their data directly"}
-                raise self.fail(name, "is " + what.get(kind, f"an HDF5 link of unknown type {kind}"))
-        objects: list[tuple[bytes, int]] = []
-        h5o.visit(gid, lambda n, info: objects.append((n, info.type)), info=True)
-        root: dict[str, Any] = {}
-        groups: dict[bytes, dict[str, Any]] = {b".": root}
-        for raw, otype in objects:
-            if raw == b".":
-                continue
-            parent, _, leaf = raw.rpartition(b"/")
-            name = f"{gname}/{raw.decode('utf8', errors='replace')}"
-            if raw.count(b"/") > MAX_DEPTH:
-                raise self.fail(name, f"groups nested deeper than {MAX_DEPTH} levels")
-            holder = groups.get(parent or b".")
-            if holder is None:  # reached only through a second hard link from elsewhere
-                raise self.fail(name, "is linked from outside its group")
-            key = leaf.decode("utf8", errors="replace")
-            if otype == h5o.TYPE_GROUP:
-                holder[key] = groups[raw] = {}
-            elif otype == h5o.TYPE_DATASET:
-                holder[key] = self.dataset(h5d.open(gid, raw), name)
+                raise self.fail(f"{gname}/{_decode(raw)}", "is " + what.get(kind, f"an HDF5 link of unknown type {kind}"))
+        out: dict[str, Any] = {}
+        for raw, _, addr in links:
+            obj = h5o.open(gid, raw)
+            if isinstance(obj, h5d.DatasetID):
+                out[_decode(raw)] = self.dataset(obj, gname, raw)
+            elif isinstance(obj, h5g.GroupID):
+                name = f"{gname}/{_decode(raw)}"
+                if depth >= MAX_DEPTH:
+                    raise self.fail(name, f"groups nested deeper than {MAX_DEPTH} levels")
+                if addr in self.groups:  # a second hard link: a cycle, or one subtree read twice
+                    raise self.fail(name, "is a group linked from more than one place in the file")
+                self.groups.add(addr)
+                out[_decode(raw)] = self.group(obj, name, depth + 1)
             else:
-                raise self.fail(name, f"unexpected HDF5 object type {otype}")
-        return root
+                raise self.fail(f"{gname}/{_decode(raw)}", f"unexpected HDF5 object ({type(obj).__name__})")
+        return out
 
-    def dataset(self, did: Any, name: str) -> Any:
+    def dataset(self, did: Any, gname: str, raw: bytes) -> Any:
         plist = did.get_create_plist()
         layout = plist.get_layout()
         if layout == h5d.VIRTUAL:
-            raise self.fail(name, "is a virtual dataset (data in other files); refused")
+            raise self.fail(f"{gname}/{_decode(raw)}", "is a virtual dataset (data in other files); refused")
         if layout == h5d.CONTIGUOUS and plist.get_external_count() > 0:
-            raise self.fail(name, "stores its data in external files; refused")
+            raise self.fail(f"{gname}/{_decode(raw)}", "stores its data in external files; refused")
         shape = did.shape
         if shape is None:
-            raise self.fail(name, "has no data (null dataspace)")
+            raise self.fail(f"{gname}/{_decode(raw)}", "has no data (null dataspace)")
         dtype = did.dtype
         if dtype.kind not in "biufcSOU" or dtype.names is not None or dtype.subdtype is not None:
-            raise self.fail(name, f"has an unsupported data type {dtype}")
-        count = int(np.prod(shape, dtype=np.float64)) if shape else 1
-        nbytes = count * max(int(dtype.itemsize), 1)
-        if nbytes > max(self.size, 1024) and plist.get_nfilters() == 0:
-            raise self.fail(name, f"declares {nbytes} bytes of uncompressed data ({shape}, {dtype}) but the file "
-                                  f"has only {self.size} bytes")
+            raise self.fail(f"{gname}/{_decode(raw)}", f"has an unsupported data type {dtype}")
+        count = math.prod(shape)  # exact (Python ints)
+        nbytes = count * max(dtype.itemsize, 1)
+        if nbytes > self.size and nbytes > 1024 and plist.get_nfilters() == 0:
+            raise self.fail(f"{gname}/{_decode(raw)}", f"declares {nbytes} bytes of uncompressed data ({shape}, "
+                                                     f"{dtype}) but the file has only {self.size} bytes")
         if nbytes > self.budget:
-            raise self.fail(name, f"declares {nbytes} bytes ({shape}, {dtype}), more than the {self.budget} bytes "
-                                  f"allowed for a {self.size}-byte file")
+            raise self.fail(f"{gname}/{_decode(raw)}", f"declares {nbytes} bytes ({shape}, {dtype}), more than the "
+                                                     f"{self.budget} bytes allowed for a {self.size}-byte file")
         self.budget -= nbytes
         arr = np.empty(shape, dtype=dtype)
         if count:
             did.read(h5s.ALL, h5s.ALL, arr)
-        return _str(arr[()]) if arr.shape == () else arr
+        return _str(arr[()]) if not shape else arr
 
 
 def read_tree(path: Path, f: h5py.File) -> dict[str, Any]:
