@@ -97,7 +97,9 @@ class NIRNetwork(nn.Module):
 
     is_stateful = True
 
-    def __init__(self, graph: nir.NIRGraph, options: ImportOptions | None = None, name: str = "graph") -> None:
+    def __init__(self, graph: nir.NIRGraph, options: ImportOptions | None = None, name: str = "graph", *,
+                 checked: bool = False) -> None:
+        """checked: the caller has already run structure.check_structure on this graph level."""
         super().__init__()
         opts = options or ImportOptions()
         self.options = opts
@@ -105,7 +107,8 @@ class NIRNetwork(nn.Module):
         self.nir_nodes = dict(graph.nodes)  # the source nodes (types, metadata) for export
         names = list(graph.nodes)
         edges = [(str(s), str(d)) for s, d in graph.edges]
-        check_structure(graph.nodes, edges, f"graph {name!r}")
+        if not checked:
+            check_structure(graph.nodes, edges, f"graph {name!r}")
         self.inputs = [n for n in names if isinstance(graph.nodes[n], nir.Input)]
         self.outputs = [n for n in names if isinstance(graph.nodes[n], nir.Output)]
         scheme = opts.scheme(self.metadata)
@@ -135,7 +138,10 @@ class NIRNetwork(nn.Module):
             key = key if key not in used else f"{key}_{i}"
             used.add(key)
             self.keys[n] = key
-        self.layers = nn.ModuleDict({self.keys[n]: modules[n] for n in self.names})
+        self.layers = nn.ModuleDict()
+        # filled directly: add_module's per-key attribute probe costs an exception per node, and refuses
+        # node names that are ModuleDict methods ("keys", "update", ...); the keys are valid module names
+        self.layers._modules.update((self.keys[n], modules[n]) for n in self.names)
         self.name = name
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.in_shapes: dict[str, tuple[int, ...]] = {}
@@ -258,8 +264,12 @@ class NIRNetwork(nn.Module):
         t = node.output_type.get("output") if isinstance(node, nir.Output) else _declared_input(node)
         try:
             a = np.asarray(t) if t is not None else np.zeros(0)
-            valid = a.dtype.kind in "iuf" and a.size > 0 and bool(np.isfinite(a).all()) and bool((a == a.round()).all())
-            declared = tuple(int(v) for v in a.ravel()) if valid else ()
+            if a.dtype.kind in "iu":  # the common case: no float checks needed
+                declared = tuple(a.ravel().tolist())
+            else:
+                valid = (a.dtype.kind == "f" and a.size > 0 and bool(np.isfinite(a).all())
+                         and bool((a == a.round()).all()))
+                declared = tuple(int(v) for v in a.ravel()) if valid else ()
         except (TypeError, ValueError, OverflowError):
             declared = ()
         if isinstance(node, nir.Output) and (not declared or min(declared) <= 0):
