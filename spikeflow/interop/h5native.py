@@ -1,0 +1,185 @@
+"""Direct calls into the HDF5 library that h5py itself loaded, for reading many small datasets.
+
+h5py wraps every HDF5 handle in a Python object (the creation property list, the dataspace and the
+datatype of each dataset), and for the tiny arrays of a NIR file that wrapping costs more than
+HDF5's own work. Here the same HDF5 functions are called through ctypes on h5py's handles.
+
+Used only where the library can be identified unambiguously: Linux (/proc/self/maps lists exactly
+one libhdf5), the version equals h5py's, and h5py's open file id is valid in it. Anywhere else, or
+with SPIKEFLOW_NIR_NATIVE=0, reader.py uses h5py alone; the checks are the same either way.
+Only integer, float and variable-length string data are read here; reader.py reads the rest.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import math
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+import h5py
+import numpy as np
+from h5py import h5i, h5s, h5t
+
+__all__ = ["Native", "native"]
+
+HID, HERR, HTRI, HSIZE, SIZE = ctypes.c_int64, ctypes.c_int, ctypes.c_int, ctypes.c_uint64, ctypes.c_size_t
+DEFAULT = 0  # H5P_DEFAULT and H5S_ALL
+DIR_DEFAULT = 0  # H5T_DIR_DEFAULT
+_LIB = re.compile(r"^libhdf5(_serial|_openmpi|_mpich)?([-.][^/]*)?\.(so|dylib)([.\d]*)$")
+
+
+class HDF5Error(Exception):
+    """An HDF5 call failed (reader.py turns it into a ValueError naming the file and object)."""
+
+
+class Native:
+    """The HDF5 C functions the reader needs, with argument and return types declared."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self.lib = lib
+        sig: dict[str, tuple[Any, list[Any]]] = {
+            "H5Oopen": (HID, [HID, ctypes.c_char_p, HID]), "H5Oclose": (HERR, [HID]),
+            "H5Iget_type": (ctypes.c_int, [HID]), "H5Iis_valid": (HTRI, [HID]),
+            "H5Dget_create_plist": (HID, [HID]), "H5Dget_space": (HID, [HID]), "H5Dget_type": (HID, [HID]),
+            "H5Dread": (HERR, [HID, HID, HID, HID, HID, ctypes.c_void_p]),
+            "H5Pget_layout": (ctypes.c_int, [HID]), "H5Pget_external_count": (ctypes.c_int, [HID]),
+            "H5Pget_nfilters": (ctypes.c_int, [HID]), "H5Pclose": (HERR, [HID]),
+            "H5Sget_simple_extent_type": (ctypes.c_int, [HID]), "H5Sget_simple_extent_ndims": (ctypes.c_int, [HID]),
+            "H5Sget_simple_extent_dims": (ctypes.c_int, [HID, ctypes.POINTER(HSIZE), ctypes.c_void_p]),
+            "H5Sclose": (HERR, [HID]),
+            "H5Tget_class": (ctypes.c_int, [HID]), "H5Tget_size": (SIZE, [HID]), "H5Tget_sign": (ctypes.c_int, [HID]),
+            "H5Tis_variable_str": (HTRI, [HID]), "H5Tget_cset": (ctypes.c_int, [HID]),
+            "H5Tget_native_type": (HID, [HID, ctypes.c_int]), "H5Tcopy": (HID, [HID]),
+            "H5Tset_size": (HERR, [HID, SIZE]), "H5Tset_cset": (HERR, [HID, ctypes.c_int]), "H5Tclose": (HERR, [HID]),
+            "H5Treclaim": (HERR, [HID, HID, HID, ctypes.c_void_p]),
+            "H5get_libversion": (HERR, [ctypes.POINTER(ctypes.c_uint)] * 3),
+        }
+        for name, (restype, argtypes) in sig.items():
+            fn = getattr(lib, name)
+            fn.restype, fn.argtypes = restype, argtypes
+        self.c_s1 = HID.in_dll(lib, "H5T_C_S1_g").value
+        self.vlen: dict[int, int] = {}  # cset -> memory type of a variable-length C string
+
+    def version(self) -> tuple[int, int, int]:
+        v = [ctypes.c_uint() for _ in range(3)]
+        self.lib.H5get_libversion(*(ctypes.byref(x) for x in v))
+        return v[0].value, v[1].value, v[2].value
+
+    def call(self, fn: Callable[..., Any], *args: Any, bad: Callable[[Any], bool] = lambda r: r < 0) -> Any:
+        result = fn(*args)
+        if bad(result):
+            raise HDF5Error(f"{fn.__name__} failed")
+        return result
+
+    def vlen_type(self, cset: int) -> int:
+        """The in-memory type for variable-length strings of this character set (made once)."""
+        if cset not in self.vlen:
+            tid = self.call(self.lib.H5Tcopy, self.c_s1)
+            self.call(self.lib.H5Tset_size, tid, h5t.VARIABLE)
+            self.call(self.lib.H5Tset_cset, tid, cset)
+            self.vlen[cset] = tid
+        return self.vlen[cset]
+
+    def close_types(self) -> None:
+        for tid in self.vlen.values():
+            self.lib.H5Tclose(tid)
+        self.vlen.clear()
+
+    def open(self, loc: int, name: bytes) -> tuple[int, int]:
+        """(handle, h5i type) of the object ``name`` under ``loc``; the caller closes it (H5Oclose)."""
+        oid = self.call(self.lib.H5Oopen, loc, name, DEFAULT)
+        kind = self.lib.H5Iget_type(oid)
+        return oid, kind
+
+    def layout(self, did: int) -> tuple[int, int, int]:
+        """(layout, number of external files, number of filters) from the creation property list."""
+        pid = self.call(self.lib.H5Dget_create_plist, did)
+        try:
+            return (self.call(self.lib.H5Pget_layout, pid), self.call(self.lib.H5Pget_external_count, pid),
+                    self.call(self.lib.H5Pget_nfilters, pid))
+        finally:
+            self.lib.H5Pclose(pid)
+
+    def shape(self, sid: int) -> tuple[int, ...] | None:
+        """The dataspace's shape; None for a null dataspace."""
+        cls = self.call(self.lib.H5Sget_simple_extent_type, sid)
+        if cls == h5s.NULL:
+            return None
+        ndim = self.call(self.lib.H5Sget_simple_extent_ndims, sid)
+        dims = (HSIZE * max(ndim, 1))()
+        self.call(self.lib.H5Sget_simple_extent_dims, sid, dims, None)
+        return tuple(dims[:ndim])
+
+    def memory_type(self, tid: int) -> tuple[np.dtype, int, bool] | None:
+        """(numpy dtype, memory type to read with, whether the caller closes that type) for integer,
+        float and variable-length string data; None for anything else (read by h5py instead)."""
+        cls = self.call(self.lib.H5Tget_class, tid)
+        if cls in (h5t.INTEGER, h5t.FLOAT):
+            mt = self.call(self.lib.H5Tget_native_type, tid, DIR_DEFAULT)
+            size = self.call(self.lib.H5Tget_size, mt, bad=lambda r: r == 0)
+            if cls == h5t.INTEGER and size in (1, 2, 4, 8):
+                kind = "u" if self.call(self.lib.H5Tget_sign, mt) == h5t.SGN_NONE else "i"
+                return np.dtype(f"{kind}{size}"), mt, True
+            if cls == h5t.FLOAT and size in (2, 4, 8):
+                return np.dtype(f"f{size}"), mt, True
+            self.lib.H5Tclose(mt)
+            return None
+        if cls == h5t.STRING and self.call(self.lib.H5Tis_variable_str, tid) > 0:
+            cset = self.call(self.lib.H5Tget_cset, tid)
+            if cset in (h5t.CSET_ASCII, h5t.CSET_UTF8):
+                return h5py.string_dtype("utf-8" if cset == h5t.CSET_UTF8 else "ascii"), self.vlen_type(cset), False
+        return None
+
+    def read_strings(self, did: int, mt: int, sid: int, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+        """Variable-length strings as an object array of bytes (as h5py's low-level read gives them)."""
+        count = math.prod(shape)
+        out = np.empty(shape, dtype=dtype)
+        if count == 0:
+            return out
+        buf = (ctypes.c_char_p * count)()  # NULL-initialised; HDF5 allocates each string
+        self.call(self.lib.H5Dread, did, mt, DEFAULT, DEFAULT, DEFAULT, buf)
+        try:
+            out.reshape(-1)[:] = [b"" if v is None else v for v in buf]
+        finally:
+            self.lib.H5Treclaim(mt, sid, DEFAULT, buf)
+        return out
+
+
+def _candidates() -> list[str]:
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split(maxsplit=5)[-1].strip() for line in f if "libhdf5" in line}
+    except OSError:
+        return []
+    return sorted(p for p in paths if _LIB.match(os.path.basename(p)))
+
+
+@functools.cache
+def _load() -> Native | None:
+    found = _candidates()
+    if len(found) != 1:
+        return None
+    try:
+        lib = Native(ctypes.CDLL(found[0]))
+        if lib.version() != tuple(h5py.version.hdf5_version_tuple[:3]):
+            return None
+    except (OSError, AttributeError, ValueError):
+        return None
+    return lib
+
+
+def native(file: h5py.File) -> Native | None:
+    """The HDF5 library h5py uses, if it is identified unambiguously and shares ``file``'s handle."""
+    if os.environ.get("SPIKEFLOW_NIR_NATIVE", "1") == "0":
+        return None
+    lib = _load()
+    if lib is None:
+        return None
+    fid = file.id.id
+    if lib.lib.H5Iis_valid(fid) <= 0 or lib.lib.H5Iget_type(fid) != h5i.FILE:
+        return None
+    return lib
