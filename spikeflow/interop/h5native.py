@@ -32,6 +32,20 @@ DIR_DEFAULT = 0  # H5T_DIR_DEFAULT
 _LIB = re.compile(r"^libhdf5(_serial|_openmpi|_mpich)?([-.][^/]*)?\.(so|dylib)([.\d]*)$")
 
 
+class _Token(ctypes.Union):
+    _fields_ = [("token", ctypes.c_uint8 * 16), ("val_size", SIZE)]
+
+
+class LinkInfo(ctypes.Structure):
+    """H5L_info2_t (HDF5 >= 1.12): link type, creation order, character set, object token."""
+
+    _fields_ = [("type", ctypes.c_int), ("corder_valid", ctypes.c_bool), ("corder", ctypes.c_int64),
+                ("cset", ctypes.c_int), ("u", _Token)]
+
+
+_ITERATE = ctypes.CFUNCTYPE(HERR, HID, ctypes.c_char_p, ctypes.POINTER(LinkInfo), ctypes.c_void_p)
+
+
 class HDF5Error(Exception):
     """An HDF5 call failed (reader.py turns it into a ValueError naming the file and object)."""
 
@@ -57,6 +71,8 @@ class Native:
             "H5Tset_size": (HERR, [HID, SIZE]), "H5Tset_cset": (HERR, [HID, ctypes.c_int]), "H5Tclose": (HERR, [HID]),
             "H5Treclaim": (HERR, [HID, HID, HID, ctypes.c_void_p]),
             "H5get_libversion": (HERR, [ctypes.POINTER(ctypes.c_uint)] * 3),
+            "H5Literate2": (HERR, [HID, ctypes.c_int, ctypes.c_int, ctypes.POINTER(HSIZE), _ITERATE, ctypes.c_void_p]),
+            "H5Lget_info2": (HERR, [HID, ctypes.c_char_p, ctypes.POINTER(LinkInfo), HID]),
         }
         for name, (restype, argtypes) in sig.items():
             fn = getattr(lib, name)
@@ -88,6 +104,28 @@ class Native:
         for tid in self.vlen.values():
             self.lib.H5Tclose(tid)
         self.vlen.clear()
+
+    def links(self, gid: int) -> list[tuple[bytes, int, bytes]]:
+        """(name, link type, object token) of every link in the group, in name order."""
+        found: list[tuple[bytes, int, bytes]] = []
+
+        def visit(group: int, name: bytes, info: Any, data: Any) -> int:
+            try:
+                link = info.contents
+                found.append((name, link.type, bytes(link.u.token) if link.type == 0 else b""))
+                return 0
+            except BaseException:  # stop the iteration: H5Literate2 then fails (never a link left out)
+                return -1
+
+        callback = _ITERATE(visit)
+        self.call(self.lib.H5Literate2, gid, 0, 0, None, callback, None)  # H5_INDEX_NAME, H5_ITER_INC
+        return found
+
+    def token(self, loc: int, name: bytes) -> bytes:
+        """The object token of the hard link ``name`` under ``loc``."""
+        info = LinkInfo()
+        self.call(self.lib.H5Lget_info2, loc, name, ctypes.byref(info), DEFAULT)
+        return bytes(info.u.token)
 
     def open(self, loc: int, name: bytes) -> tuple[int, int]:
         """(handle, h5i type) of the object ``name`` under ``loc``; the caller closes it (H5Oclose)."""
@@ -165,7 +203,7 @@ def _load() -> Native | None:
         return None
     try:
         lib = Native(ctypes.CDLL(found[0]))
-        if lib.version() != tuple(h5py.version.hdf5_version_tuple[:3]):
+        if lib.version() != tuple(h5py.version.hdf5_version_tuple[:3]) or lib.version() < (1, 12, 0):
             return None
     except (OSError, AttributeError, ValueError):
         return None

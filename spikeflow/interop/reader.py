@@ -80,43 +80,63 @@ class _Tree:
     def fail(self, name: str, why: str) -> ValueError:
         return ValueError(f"{self.path}: object {name!r}: {why}")
 
-    def group(self, gid: Any, gname: str, depth: int = 0) -> dict[str, Any]:
-        """Everything under the group, in name order (as h5py lists a group, and nir.read builds it)."""
-        links: list[tuple[bytes, int, int]] = []
-        gid.links.iterate(lambda n, info: links.append((n, info.type, info.u)), info=True)
+    def check_links(self, links: list[tuple[bytes, int, Any]], gname: str) -> None:
         for raw, kind, _ in links:
             if kind != h5l.TYPE_HARD:
                 what = {h5l.TYPE_EXTERNAL: "an HDF5 external link; NIR files must not refer to other files",
                         h5l.TYPE_SOFT: "an HDF5 soft link; NIR files hold their data directly"}
                 raise self.fail(f"{gname}/{_decode(raw)}", "is " + what.get(kind, f"an HDF5 link of unknown type {kind}"))
+
+    def enter(self, key: Any, gname: str, raw: bytes, depth: int) -> str:
+        """A subgroup about to be read: its name, after the depth and single-link checks."""
+        name = f"{gname}/{_decode(raw)}"
+        if depth >= MAX_DEPTH:
+            raise self.fail(name, f"groups nested deeper than {MAX_DEPTH} levels")
+        if key in self.groups:  # a second hard link: a cycle, or one subtree read twice
+            raise self.fail(name, "is a group linked from more than one place in the file")
+        self.groups.add(key)
+        return name
+
+    def group(self, gid: Any, gname: str, depth: int = 0) -> dict[str, Any]:
+        """Everything under the group (h5py), in name order (as h5py lists a group, and nir.read builds it)."""
+        links: list[tuple[bytes, int, int]] = []
+        gid.links.iterate(lambda n, info: links.append((n, info.type, info.u)), info=True)
+        self.check_links(links, gname)
         out: dict[str, Any] = {}
         for raw, _, addr in links:
-            if self.lib is not None:
-                oid, kind = self.lib.open(gid.id, raw)
-                if kind == h5i.DATASET:
-                    try:
-                        out[_decode(raw)] = self.native_dataset(oid, gid, gname, raw)
-                    finally:
-                        self.lib.lib.H5Oclose(oid)
-                    continue
-                obj = h5g.GroupID(oid) if kind == h5i.GROUP else None  # h5py owns (and closes) the handle
-                if obj is None:
-                    self.lib.lib.H5Oclose(oid)
-                    obj = h5o.open(gid, raw)
-            else:
-                obj = h5o.open(gid, raw)
+            obj = h5o.open(gid, raw)
             if isinstance(obj, h5d.DatasetID):
                 out[_decode(raw)] = self.dataset(obj, gname, raw)
             elif isinstance(obj, h5g.GroupID):
-                name = f"{gname}/{_decode(raw)}"
-                if depth >= MAX_DEPTH:
-                    raise self.fail(name, f"groups nested deeper than {MAX_DEPTH} levels")
-                if addr in self.groups:  # a second hard link: a cycle, or one subtree read twice
-                    raise self.fail(name, "is a group linked from more than one place in the file")
-                self.groups.add(addr)
-                out[_decode(raw)] = self.group(obj, name, depth + 1)
+                out[_decode(raw)] = self.group(obj, self.enter(addr, gname, raw, depth), depth + 1)
             else:
                 raise self.fail(f"{gname}/{_decode(raw)}", f"unexpected HDF5 object ({type(obj).__name__})")
+        return out
+
+    def native_group(self, gid: int, gname: str, depth: int = 0) -> dict[str, Any]:
+        """group() through h5native: the same checks and result, no h5py object per group or link."""
+        lib = self.lib
+        assert lib is not None
+        try:
+            links = lib.links(gid)
+        except HDF5Error as e:
+            raise self.fail(gname, f"cannot be listed, corrupt data? ({e})") from None
+        self.check_links(links, gname)
+        out: dict[str, Any] = {}
+        for raw, _, token in links:
+            try:
+                oid, kind = lib.open(gid, raw)
+            except HDF5Error as e:
+                raise self.fail(f"{gname}/{_decode(raw)}", f"cannot be opened, corrupt data? ({e})") from None
+            try:
+                if kind == h5i.DATASET:
+                    out[_decode(raw)] = self.native_dataset(oid, gid, gname, raw)
+                elif kind == h5i.GROUP:
+                    out[_decode(raw)] = self.native_group(oid, self.enter(token, gname, raw, depth), depth + 1)
+                else:
+                    raise self.fail(f"{gname}/{_decode(raw)}", f"unexpected HDF5 object (identifier type {kind})")
+            finally:
+                lib.lib.H5Oclose(oid)
         return out
 
     def admit(self, shape: tuple[int, ...], dtype: np.dtype, filters: Callable[[], int], gname: str,
@@ -156,7 +176,7 @@ class _Tree:
             did.read(h5s.ALL, h5s.ALL, arr)
         return _str(arr[()]) if not shape else arr
 
-    def native_dataset(self, did: int, gid: Any, gname: str, raw: bytes) -> Any:
+    def native_dataset(self, did: int, gid: int, gname: str, raw: bytes) -> Any:
         """One dataset through h5native (same checks, same result); other data types go to dataset()."""
         lib = self.lib
         assert lib is not None
@@ -173,8 +193,8 @@ class _Tree:
                     mem = lib.memory_type(tid)
                 finally:
                     lib.lib.H5Tclose(tid)
-                if mem is None:  # enums (bool), compounds (complex), fixed-length strings...
-                    return self.dataset(h5o.open(gid, raw), gname, raw)
+                if mem is None:  # enums (bool), compounds (complex), fixed-length strings...: h5py reads them
+                    return self.dataset(h5d.DatasetID(lib.call(lib.lib.H5Oopen, gid, raw, 0)), gname, raw)
                 dtype, mt, own = mem
                 try:
                     count = self.admit(shape, dtype, lambda: filters, gname, raw)
@@ -206,7 +226,11 @@ def read_counted(path: Path, f: h5py.File) -> tuple[dict[str, Any], int]:
     try:
         with phil:  # no other thread's h5py call while HDF5 is also called directly
             node = f["node"]
-            return reader.group(node.id, "/node"), reader.reads
+            if lib is None:
+                reader.groups.add(f.id.links.get_info(b"node").u)
+                return reader.group(node.id, "/node"), reader.reads
+            reader.groups.add(lib.token(f.id.id, b"node"))
+            return reader.native_group(node.id.id, "/node"), reader.reads
     except ValueError:
         raise
     except Exception as e:  # h5py's RuntimeError/OSError/KeyError... on corrupt data
