@@ -134,7 +134,7 @@ class NIRNetwork(nn.Module):
         self.keys: dict[str, str] = {}
         used: set[str] = set()
         for i, n in enumerate(self.names):
-            key = "".join(c if c.isalnum() or c == "_" else "_" for c in n) or "node"
+            key = n if n.isalnum() else "".join(c if c.isalnum() or c == "_" else "_" for c in n) or "node"
             key = key if key not in used else f"{key}_{i}"
             used.add(key)
             self.keys[n] = key

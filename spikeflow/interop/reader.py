@@ -42,6 +42,7 @@ OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "Conv1d": ("input_shape",), "Conv2d": ("input_shape",), "Flatten": ("input_type",),
     "IF": ("v_reset",), "LIF": ("v_reset",), "CubaLI": ("w_in",), "CubaLIF": ("w_in", "v_reset"),
 }
+ALLOWED = {kind: frozenset(LEAF_FIELDS[kind] + OPTIONAL_FIELDS.get(kind, ())) for kind in LEAF_FIELDS}
 SUPPORTED = (*LEAF_FIELDS, "NIRGraph")
 MAX_DEPTH = 32  # nesting of groups (graphs inside graphs): deeper is treated as corrupt
 MIN_BUDGET = 1 << 20  # bytes any file may expand to (compressed data can exceed the file size)
@@ -278,7 +279,7 @@ def build_node(d: Any, where: str) -> nir.NIRNode:
     missing = [f for f in LEAF_FIELDS[kind] if f not in d]
     if missing:
         raise ValueError(f"{where}: {kind} node lacks field(s) {missing}")
-    allowed = set(LEAF_FIELDS[kind]) | set(OPTIONAL_FIELDS.get(kind, ()))
+    allowed = ALLOWED[kind]
     fields = {k: _str(v) for k, v in d.items() if k in allowed}
     for k, v in fields.items():
         if isinstance(v, dict):
