@@ -43,7 +43,8 @@ if reader == "spikeflow":
     x = torch.rand(3, 2, 2)
     with torch.no_grad():
         ok = bool(torch.equal(net(x)[0], x))
-print(json.dumps({"wall": wall, "cpu": cpu, "load": os.getloadavg()[0], "ok": ok}))
+print(json.dumps({"wall": wall, "cpu": cpu, "load": os.getloadavg()[0], "ok": ok, "module": load.__module__,
+                  "file": sys.modules[load.__module__].__file__}))
 """
 
 
@@ -66,8 +67,9 @@ def write_chain(path: Path, n: int) -> Path:
 
 def run(path: Path, pythonpath: str, reader: str, timeout: float) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=pythonpath)
+    # cwd: the folder of the file, so that "-c" does not put this checkout ahead of PYTHONPATH
     out = subprocess.run([sys.executable, "-c", CHILD, str(path), reader], env=env, capture_output=True, text=True,
-                         timeout=timeout)
+                         timeout=timeout, cwd=path.parent)
     if out.returncode != 0:
         raise RuntimeError(f"{reader} on {path} with PYTHONPATH={pythonpath} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -97,6 +99,10 @@ def main() -> None:
                     if r["ok"] is False:
                         raise RuntimeError(f"{name}: the loaded {n}-node chain does not return its input")
                     results[name].append(r)
+            for name, pp in variants:
+                used = results[name][0]["file"]
+                if name != "nir.read" and not used.startswith(pp + os.sep):
+                    raise RuntimeError(f"{name}: imported {used}, not the checkout at {pp}")
             base = statistics.median(r["cpu"] for r in results[variants[0][0]])
             for name, rs in results.items():
                 wall, cpu = statistics.median(r["wall"] for r in rs), statistics.median(r["cpu"] for r in rs)
