@@ -29,6 +29,8 @@ __all__ = ["Native", "native"]
 HID, HERR, HTRI, HSIZE, SIZE = ctypes.c_int64, ctypes.c_int, ctypes.c_int, ctypes.c_uint64, ctypes.c_size_t
 DEFAULT = 0  # H5P_DEFAULT and H5S_ALL
 DIR_DEFAULT = 0  # H5T_DIR_DEFAULT
+F8, I8 = np.dtype("f8"), np.dtype("i8")
+VLEN = {h5t.CSET_ASCII: h5py.string_dtype("ascii"), h5t.CSET_UTF8: h5py.string_dtype("utf-8")}
 _LIB = re.compile(r"^libhdf5(_serial|_openmpi|_mpich)?([-.][^/]*)?\.(so|dylib)([.\d]*)$")
 
 
@@ -65,7 +67,7 @@ class Native:
             "H5Sget_simple_extent_type": (ctypes.c_int, [HID]), "H5Sget_simple_extent_ndims": (ctypes.c_int, [HID]),
             "H5Sget_simple_extent_dims": (ctypes.c_int, [HID, ctypes.POINTER(HSIZE), ctypes.c_void_p]),
             "H5Sclose": (HERR, [HID]),
-            "H5Tget_class": (ctypes.c_int, [HID]), "H5Tget_size": (SIZE, [HID]), "H5Tget_sign": (ctypes.c_int, [HID]),
+            "H5Tget_class": (ctypes.c_int, [HID]), "H5Tequal": (HTRI, [HID, HID]), "H5Tget_size": (SIZE, [HID]), "H5Tget_sign": (ctypes.c_int, [HID]),
             "H5Tis_variable_str": (HTRI, [HID]), "H5Tget_cset": (ctypes.c_int, [HID]),
             "H5Tget_native_type": (HID, [HID, ctypes.c_int]), "H5Tcopy": (HID, [HID]),
             "H5Tset_size": (HERR, [HID, SIZE]), "H5Tset_cset": (HERR, [HID, ctypes.c_int]), "H5Tclose": (HERR, [HID]),
@@ -78,6 +80,9 @@ class Native:
             fn = getattr(lib, name)
             fn.restype, fn.argtypes = restype, argtypes
         self.c_s1 = HID.in_dll(lib, "H5T_C_S1_g").value
+        self.native_double = HID.in_dll(lib, "H5T_NATIVE_DOUBLE_g").value
+        self.native_int64 = HID.in_dll(lib, "H5T_NATIVE_INT64_g").value
+        self.dims = (HSIZE * 32)()  # H5S_MAX_RANK
         self.vlen: dict[int, int] = {}  # cset -> memory type of a variable-length C string
 
     def version(self) -> tuple[int, int, int]:
@@ -135,41 +140,54 @@ class Native:
 
     def layout(self, did: int) -> tuple[int, int, int]:
         """(layout, number of external files, number of filters) from the creation property list."""
-        pid = self.call(self.lib.H5Dget_create_plist, did)
+        lib = self.lib
+        pid = lib.H5Dget_create_plist(did)
+        if pid < 0:
+            raise HDF5Error("H5Dget_create_plist failed")
         try:
-            return (self.call(self.lib.H5Pget_layout, pid), self.call(self.lib.H5Pget_external_count, pid),
-                    self.call(self.lib.H5Pget_nfilters, pid))
+            found = lib.H5Pget_layout(pid), lib.H5Pget_external_count(pid), lib.H5Pget_nfilters(pid)
         finally:
-            self.lib.H5Pclose(pid)
+            lib.H5Pclose(pid)
+        if min(found) < 0:
+            raise HDF5Error("reading the creation property list failed")
+        return found
 
     def shape(self, sid: int) -> tuple[int, ...] | None:
         """The dataspace's shape; None for a null dataspace."""
-        cls = self.call(self.lib.H5Sget_simple_extent_type, sid)
-        if cls == h5s.NULL:
-            return None
-        ndim = self.call(self.lib.H5Sget_simple_extent_ndims, sid)
-        dims = (HSIZE * max(ndim, 1))()
-        self.call(self.lib.H5Sget_simple_extent_dims, sid, dims, None)
-        return tuple(dims[:ndim])
+        lib = self.lib
+        ndim = lib.H5Sget_simple_extent_dims(sid, self.dims, None)
+        if ndim > 0:
+            return tuple(self.dims[:ndim])
+        cls = lib.H5Sget_simple_extent_type(sid)  # rank 0: scalar or null
+        if cls < 0:
+            raise HDF5Error("H5Sget_simple_extent_type failed")
+        return None if cls == h5s.NULL else ()
 
     def memory_type(self, tid: int) -> tuple[np.dtype, int, bool] | None:
         """(numpy dtype, memory type to read with, whether the caller closes that type) for integer,
         float and variable-length string data; None for anything else (read by h5py instead)."""
-        cls = self.call(self.lib.H5Tget_class, tid)
+        lib = self.lib
+        cls = lib.H5Tget_class(tid)
+        if cls == h5t.FLOAT and lib.H5Tequal(tid, self.native_double) > 0:  # the common cases: one call
+            return F8, self.native_double, False
+        if cls == h5t.INTEGER and lib.H5Tequal(tid, self.native_int64) > 0:
+            return I8, self.native_int64, False
         if cls in (h5t.INTEGER, h5t.FLOAT):
-            mt = self.call(self.lib.H5Tget_native_type, tid, DIR_DEFAULT)
-            size = self.call(self.lib.H5Tget_size, mt, bad=lambda r: r == 0)
+            mt = self.call(lib.H5Tget_native_type, tid, DIR_DEFAULT)
+            size = self.call(lib.H5Tget_size, mt, bad=lambda r: r == 0)
             if cls == h5t.INTEGER and size in (1, 2, 4, 8):
-                kind = "u" if self.call(self.lib.H5Tget_sign, mt) == h5t.SGN_NONE else "i"
+                kind = "u" if self.call(lib.H5Tget_sign, mt) == h5t.SGN_NONE else "i"
                 return np.dtype(f"{kind}{size}"), mt, True
             if cls == h5t.FLOAT and size in (2, 4, 8):
                 return np.dtype(f"f{size}"), mt, True
-            self.lib.H5Tclose(mt)
+            lib.H5Tclose(mt)
             return None
-        if cls == h5t.STRING and self.call(self.lib.H5Tis_variable_str, tid) > 0:
-            cset = self.call(self.lib.H5Tget_cset, tid)
+        if cls == h5t.STRING and self.call(lib.H5Tis_variable_str, tid) > 0:
+            cset = self.call(lib.H5Tget_cset, tid)
             if cset in (h5t.CSET_ASCII, h5t.CSET_UTF8):
-                return h5py.string_dtype("utf-8" if cset == h5t.CSET_UTF8 else "ascii"), self.vlen_type(cset), False
+                return VLEN[cset], self.vlen_type(cset), False
+        if cls < 0:
+            raise HDF5Error("H5Tget_class failed")
         return None
 
     def read_strings(self, did: int, mt: int, sid: int, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:

@@ -140,12 +140,12 @@ class _Tree:
                 lib.lib.H5Oclose(oid)
         return out
 
-    def admit(self, shape: tuple[int, ...], dtype: np.dtype, filters: Callable[[], int], gname: str,
+    def admit(self, shape: tuple[int, ...], dtype: np.dtype, filters: int | Callable[[], int], gname: str,
               raw: bytes) -> int:
         """Refuse data larger than the file could hold (uncompressed) or than the budget; returns the count."""
         count = math.prod(shape)  # exact (Python ints)
         nbytes = count * max(dtype.itemsize, 1)
-        if nbytes > self.size and nbytes > 1024 and filters() == 0:
+        if nbytes > self.size and nbytes > 1024 and (filters() if callable(filters) else filters) == 0:
             raise self.fail(f"{gname}/{_decode(raw)}", f"declares {nbytes} bytes of uncompressed data ({shape}, "
                                                      f"{dtype}) but the file has only {self.size} bytes")
         if nbytes > self.budget:
@@ -155,10 +155,10 @@ class _Tree:
         self.reads += 1
         return count
 
-    def layout_checks(self, layout: int, external: Callable[[], int], gname: str, raw: bytes) -> None:
+    def layout_checks(self, layout: int, external: int | Callable[[], int], gname: str, raw: bytes) -> None:
         if layout == h5d.VIRTUAL:
             raise self.fail(f"{gname}/{_decode(raw)}", "is a virtual dataset (data in other files); refused")
-        if layout == h5d.CONTIGUOUS and external() > 0:
+        if layout == h5d.CONTIGUOUS and (external() if callable(external) else external) > 0:
             raise self.fail(f"{gname}/{_decode(raw)}", "stores its data in external files; refused")
 
     def dataset(self, did: Any, gname: str, raw: bytes) -> Any:
@@ -181,35 +181,40 @@ class _Tree:
         """One dataset through h5native (same checks, same result); other data types go to dataset()."""
         lib = self.lib
         assert lib is not None
+        c = lib.lib
         try:
             layout, external, filters = lib.layout(did)
-            self.layout_checks(layout, lambda: external, gname, raw)
-            sid = lib.call(lib.lib.H5Dget_space, did)
+            self.layout_checks(layout, external, gname, raw)
+            sid = c.H5Dget_space(did)
+            if sid < 0:
+                raise HDF5Error("H5Dget_space failed")
             try:
                 shape = lib.shape(sid)
                 if shape is None:
                     raise self.fail(f"{gname}/{_decode(raw)}", "has no data (null dataspace)")
-                tid = lib.call(lib.lib.H5Dget_type, did)
+                tid = c.H5Dget_type(did)
+                if tid < 0:
+                    raise HDF5Error("H5Dget_type failed")
                 try:
                     mem = lib.memory_type(tid)
                 finally:
-                    lib.lib.H5Tclose(tid)
+                    c.H5Tclose(tid)
                 if mem is None:  # enums (bool), compounds (complex), fixed-length strings...: h5py reads them
-                    return self.dataset(h5d.DatasetID(lib.call(lib.lib.H5Oopen, gid, raw, 0)), gname, raw)
+                    return self.dataset(h5d.DatasetID(lib.call(c.H5Oopen, gid, raw, 0)), gname, raw)
                 dtype, mt, own = mem
                 try:
-                    count = self.admit(shape, dtype, lambda: filters, gname, raw)
+                    count = self.admit(shape, dtype, filters, gname, raw)
                     if dtype.kind == "O":
                         arr = lib.read_strings(did, mt, sid, dtype, shape)
                     else:
                         arr = np.empty(shape, dtype=dtype)
-                        if count:
-                            lib.call(lib.lib.H5Dread, did, mt, 0, 0, 0, arr.ctypes.data)
+                        if count and c.H5Dread(did, mt, 0, 0, 0, arr.ctypes.data) < 0:
+                            raise HDF5Error("H5Dread failed")
                 finally:
                     if own:
-                        lib.lib.H5Tclose(mt)
+                        c.H5Tclose(mt)
             finally:
-                lib.lib.H5Sclose(sid)
+                c.H5Sclose(sid)
         except HDF5Error as e:
             raise self.fail(f"{gname}/{_decode(raw)}", f"cannot be read, corrupt data? ({e})") from None
         return _str(arr[()]) if not shape else arr
