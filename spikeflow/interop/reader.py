@@ -74,7 +74,7 @@ class _Tree:
         self.path = path
         self.size = size
         self.budget = max(MIN_BUDGET, EXPANSION * size)  # total bytes we agree to materialise
-        self.groups: set[int] = set()  # addresses of the groups read (each may be reached once)
+        self.groups: set[int | bytes] = set()  # addresses (h5py) or tokens (h5native) of the groups read
         self.lib = lib
         self.reads = 0  # datasets read (tests check it grows linearly with the nodes)
 
@@ -86,7 +86,8 @@ class _Tree:
             if kind != h5l.TYPE_HARD:
                 what = {h5l.TYPE_EXTERNAL: "an HDF5 external link; NIR files must not refer to other files",
                         h5l.TYPE_SOFT: "an HDF5 soft link; NIR files hold their data directly"}
-                raise self.fail(f"{gname}/{_decode(raw)}", "is " + what.get(kind, f"an HDF5 link of unknown type {kind}"))
+                why = "is " + what.get(kind, f"an HDF5 link of unknown type {kind}")
+                raise self.fail(f"{gname}/{_decode(raw)}", why)
 
     def enter(self, key: Any, gname: str, raw: bytes, depth: int) -> str:
         """A subgroup about to be read: its name, after the depth and single-link checks."""
