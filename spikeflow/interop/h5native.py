@@ -159,6 +159,8 @@ class Native:
         ndim = lib.H5Sget_simple_extent_dims(sid, self.dims, None)
         if ndim > 0:
             return tuple(self.dims[:ndim])
+        if ndim < 0:
+            raise HDF5Error("H5Sget_simple_extent_dims failed")
         cls = lib.H5Sget_simple_extent_type(sid)  # rank 0: scalar or null
         if cls < 0:
             raise HDF5Error("H5Sget_simple_extent_type failed")

@@ -121,3 +121,14 @@ def test_datasets_read_per_node_do_not_grow(tmp_path, monkeypatch, flag: str) ->
         with h5py.File(path, "r") as f:
             reads[n] = read_counted(path, f)[1]
     assert reads[200] - reads[10] == 2 * (200 - 10), reads
+
+
+@pytest.mark.parametrize("flag", ["1", "0"])
+def test_a_null_dataspace_is_named(tmp_path, monkeypatch, flag: str) -> None:
+    monkeypatch.setenv("SPIKEFLOW_NIR_NATIVE", flag)
+    path = _good(tmp_path / "null.nir")
+    with h5py.File(path, "r+") as f:
+        del f["node/nodes/1/tau"]
+        f["node/nodes/1"].create_dataset("tau", data=h5py.Empty("f8"))
+    with pytest.raises(ValueError, match="'/node/nodes/1/tau': has no data"):
+        load_nir(path)
