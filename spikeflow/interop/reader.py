@@ -47,6 +47,7 @@ SUPPORTED = (*LEAF_FIELDS, "NIRGraph")
 MAX_DEPTH = 32  # nesting of groups (graphs inside graphs): deeper is treated as corrupt
 MIN_BUDGET = 1 << 20  # bytes any file may expand to (compressed data can exceed the file size)
 EXPANSION = 1000  # compressed data may expand at most this much relative to the file size
+CORE_MAX = 256 << 20  # files up to this size are read into memory at once
 
 
 def _str(value: Any) -> Any:
@@ -324,8 +325,11 @@ def read_graph(path: str | Path, type_check: bool = True) -> nir.NIRGraph:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no NIR file at {str(path)!r}")
+    # a file up to CORE_MAX is read into memory in one go (HDF5's core driver): its many small metadata
+    # reads are then copies, not system calls; larger files are read in place
+    core = dict(driver="core", backing_store=False) if path.stat().st_size <= CORE_MAX else {}
     try:
-        f = h5py.File(path, "r")
+        f = h5py.File(path, "r", **core)
     except Exception as e:  # OSError for non-HDF5; other errors on corrupt superblocks
         raise ValueError(f"{path}: not a NIR file (cannot be opened as HDF5: {e})") from None
     with f:
