@@ -193,18 +193,23 @@ class Native:
             raise HDF5Error("H5Tget_class failed")
         return None
 
-    def read_strings(self, did: int, mt: int, sid: int, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
-        """Variable-length strings as an object array of bytes (as h5py's low-level read gives them)."""
+    def read_strings(self, did: int, mt: int, sid: int, dtype: np.dtype, shape: tuple[int, ...]) -> Any:
+        """Variable-length strings as an object array of bytes (as h5py's low-level read gives them);
+        a scalar dataset (shape ()) gives the bytes object itself."""
         count = math.prod(shape)
-        out = np.empty(shape, dtype=dtype)
         if count == 0:
-            return out
+            return np.empty(shape, dtype=dtype)
         buf = (ctypes.c_char_p * count)()  # NULL-initialised; HDF5 allocates each string
-        self.call(self.lib.H5Dread, did, mt, DEFAULT, DEFAULT, DEFAULT, buf)
+        if self.lib.H5Dread(did, mt, DEFAULT, DEFAULT, DEFAULT, buf) < 0:
+            raise HDF5Error("H5Dread failed")
         try:
-            out.reshape(-1)[:] = [b"" if v is None else v for v in buf]
+            values = [b"" if v is None else v for v in buf]
         finally:
             self.lib.H5Treclaim(mt, sid, DEFAULT, buf)
+        if not shape:
+            return values[0]
+        out = np.empty(shape, dtype=dtype)
+        out.reshape(-1)[:] = values
         return out
 
 

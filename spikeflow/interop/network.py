@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..layers.elementwise import Scale
 from ..layers.sequential import time_distributed
 from .node_import import array, fold_recurrence, node_module, restore_split_bias, set_graded
 from .options import ImportOptions
@@ -242,7 +243,7 @@ class NIRNetwork(nn.Module):
                 self.in_shapes[n] = tuple(v.shape[1:])
                 self._check_declared(n, tuple(v.shape[1:]))
                 try:
-                    v = self._call_step(n, v, None)[0]
+                    v = self._dry_step(n, v)
                 except Exception as e:
                     raise ValueError(
                         f"graph {self.name!r}: node {n!r} ({type(self.nir_nodes[n]).__name__}) cannot take an input "
@@ -256,6 +257,16 @@ class NIRNetwork(nn.Module):
                     f"graph {self.name!r}: recurrent edge ({s!r}, {d!r}) carries shape {self.shapes[s]} but {d!r} "
                     f"takes {self.in_shapes[d]}"
                 )
+
+    def _dry_step(self, n: str, v: Tensor) -> Tensor:
+        """One step on zeros for the shapes. An Identity or a Scale gives the broadcast of its input and
+        its scale (zeros either way), so it is not run: thousands of them would cost more than the rest."""
+        m = self.layers[self.keys[n]]
+        if type(m) is nn.Identity:
+            return v
+        if type(m) is Scale:
+            return v.expand(torch.broadcast_shapes(v.shape, m.scale.shape))
+        return self._call_step(n, v, None)[0]
 
     def _check_declared(self, n: str, shape: tuple[int, ...]) -> None:
         node = self.nir_nodes[n]

@@ -208,6 +208,8 @@ class _Tree:
                     count = self.admit(shape, dtype, filters, gname, raw)
                     if dtype.kind == "O":
                         arr = lib.read_strings(did, mt, sid, dtype, shape)
+                        if not shape:
+                            return _str(arr)  # the bytes of a scalar string
                     else:
                         arr = np.empty(shape, dtype=dtype)
                         if count and c.H5Dread(did, mt, 0, 0, 0, arr.ctypes.data) < 0:
