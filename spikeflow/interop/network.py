@@ -202,9 +202,12 @@ class NIRNetwork(nn.Module):
             if d in merged or (s in merged and self.folded[merged[s]].get("rec") == s):
                 continue  # edges into the folded nodes, and the back edge
             out.append((merged.get(s, s), d))  # the graded Scale's consumers now read the neuron
+        into: dict[str, list[str]] = {}
+        for s, d in out:
+            into.setdefault(d, []).append(s)
         for n, f in self.folded.items():
             if "rec" in f:
-                restore_split_bias(n, f["rec"], nodes, modules, [s for s, d in out if d == n], opts)
+                restore_split_bias(n, f["rec"], nodes, modules, into.get(n, []), opts)
         return out
 
     # -- structure ----------------------------------------------------------------------
@@ -265,7 +268,7 @@ class NIRNetwork(nn.Module):
         if type(m) is nn.Identity:
             return v
         if type(m) is Scale:
-            return v.expand(torch.broadcast_shapes(v.shape, m.scale.shape))
+            return v.expand(np.broadcast_shapes(v.shape, m.scale.shape))  # torch's imports sympy on first use
         return self._call_step(n, v, None)[0]
 
     def _check_declared(self, n: str, shape: tuple[int, ...]) -> None:
