@@ -12,6 +12,7 @@ Only integer, float and variable-length string data are read here; reader.py rea
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import math
@@ -24,7 +25,12 @@ import h5py
 import numpy as np
 from h5py import h5i, h5s, h5t
 
-__all__ = ["Native", "native"]
+try:
+    from h5py._objects import phil as _PHIL
+except ImportError:  # private in h5py: without it the direct path is off
+    _PHIL = None
+
+__all__ = ["Native", "h5py_lock", "native"]
 
 HID, HERR, HTRI, HSIZE, SIZE = ctypes.c_int64, ctypes.c_int, ctypes.c_int, ctypes.c_uint64, ctypes.c_size_t
 DEFAULT = 0  # H5P_DEFAULT and H5S_ALL
@@ -213,6 +219,12 @@ class Native:
         return out
 
 
+def h5py_lock() -> Any:
+    """h5py's global lock (private API), or a no-op context where h5py no longer has it (then the
+    direct path is not used: see native)."""
+    return _PHIL if _PHIL is not None else contextlib.nullcontext()
+
+
 def _candidates() -> list[str]:
     try:
         with open("/proc/self/maps") as f:
@@ -238,7 +250,7 @@ def _load() -> Native | None:
 
 def native(file: h5py.File) -> Native | None:
     """The HDF5 library h5py uses, if it is identified unambiguously and shares ``file``'s handle."""
-    if os.environ.get("SPIKEFLOW_NIR_NATIVE", "1") == "0":
+    if os.environ.get("SPIKEFLOW_NIR_NATIVE", "1") == "0" or _PHIL is None:
         return None
     lib = _load()
     if lib is None:

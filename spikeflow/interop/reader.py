@@ -21,9 +21,8 @@ import h5py
 import nir
 import numpy as np
 from h5py import h5d, h5g, h5i, h5l, h5o, h5s
-from h5py._objects import phil
 
-from .h5native import HDF5Error, Native, native
+from .h5native import HDF5Error, Native, h5py_lock, native
 from .structure import check_edges, check_structure, type_check_warnings
 
 __all__ = ["build_node", "check_edges", "check_structure", "read_graph", "type_checked"]
@@ -234,7 +233,7 @@ def read_counted(path: Path, f: h5py.File) -> tuple[dict[str, Any], int]:
     lib = native(f)
     reader = _Tree(path, path.stat().st_size, lib)
     try:
-        with phil:  # no other thread's h5py call while HDF5 is also called directly
+        with h5py_lock():  # no other thread's h5py call while HDF5 is also called directly
             node = f["node"]
             if lib is None:
                 reader.groups.add(f.id.links.get_info(b"node").u)
