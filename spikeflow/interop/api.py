@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,28 @@ def from_nir(graph_or_path: nir.NIRGraph | str | Path, dt: float | None = None, 
     docs/nir.md. The given graph is never modified.
     """
     check_convention(convention)
+    with _gc_paused():
+        return _from_nir(graph_or_path, dt, convention, discretization, reset, reset_delay, threshold, if_gain,
+                         recurrent_bias_at_start, flatten_batch, use_metadata, type_check)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a graph is read and built: the many small objects
+    created per node would otherwise trigger full collections that traverse everything built so far."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _from_nir(graph_or_path: nir.NIRGraph | str | Path, dt: float | None, convention: str | None,
+              discretization: str | None, reset: str | None, reset_delay: bool | None, threshold: str | None,
+              if_gain: str | None, recurrent_bias_at_start: bool | None, flatten_batch: bool, use_metadata: bool,
+              type_check: bool) -> NIRNetwork:
     source = str(graph_or_path) if isinstance(graph_or_path, (str, Path)) else "graph"
     if isinstance(graph_or_path, (str, Path)):
         graph = read_graph(graph_or_path, type_check=type_check)
@@ -38,6 +63,7 @@ def from_nir(graph_or_path: nir.NIRGraph | str | Path, dt: float | None = None, 
         graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=graph_or_path.input_type), "node": graph_or_path,
                                     "output": nir.Output(output_type=graph_or_path.output_type)},
                              edges=[("input", "node"), ("node", "output")], type_check=False)
+        check_structure(graph.nodes, [tuple(e) for e in graph.edges], "graph")
     else:
         raise TypeError(f"graph_or_path: expected a nir.NIRGraph or a file path, got {type(graph_or_path).__name__}")
     if convention is None:
@@ -64,11 +90,11 @@ def from_nir(graph_or_path: nir.NIRGraph | str | Path, dt: float | None = None, 
                          start_at_reset=bool(preset.get("start_at_reset", False)))
     if hint is not None and abs(hint - opts.dt) > 1e-9 * opts.dt:
         warnings.warn(f"dt: the file was exported with dt={hint!r} but is imported with dt={opts.dt!r}",
-                      UserWarning, stacklevel=2)
+                      UserWarning, stacklevel=3)
     if not isinstance(graph_or_path, (str, Path)):
-        return NIRNetwork(graph, opts)
+        return NIRNetwork(graph, opts, checked=True)
     try:
-        return NIRNetwork(graph, opts)
+        return NIRNetwork(graph, opts, checked=True)  # read_graph checked the structure
     except ValueError as e:  # name the file as well as the node
         raise ValueError(f"{graph_or_path}: {e}") from None
 

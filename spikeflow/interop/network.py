@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..layers.elementwise import Scale
 from ..layers.sequential import time_distributed
 from .node_import import array, fold_recurrence, node_module, restore_split_bias, set_graded
 from .options import ImportOptions
@@ -97,7 +98,9 @@ class NIRNetwork(nn.Module):
 
     is_stateful = True
 
-    def __init__(self, graph: nir.NIRGraph, options: ImportOptions | None = None, name: str = "graph") -> None:
+    def __init__(self, graph: nir.NIRGraph, options: ImportOptions | None = None, name: str = "graph", *,
+                 checked: bool = False) -> None:
+        """checked: the caller has already run structure.check_structure on this graph level."""
         super().__init__()
         opts = options or ImportOptions()
         self.options = opts
@@ -105,7 +108,8 @@ class NIRNetwork(nn.Module):
         self.nir_nodes = dict(graph.nodes)  # the source nodes (types, metadata) for export
         names = list(graph.nodes)
         edges = [(str(s), str(d)) for s, d in graph.edges]
-        check_structure(graph.nodes, edges, f"graph {name!r}")
+        if not checked:
+            check_structure(graph.nodes, edges, f"graph {name!r}")
         self.inputs = [n for n in names if isinstance(graph.nodes[n], nir.Input)]
         self.outputs = [n for n in names if isinstance(graph.nodes[n], nir.Output)]
         scheme = opts.scheme(self.metadata)
@@ -131,11 +135,14 @@ class NIRNetwork(nn.Module):
         self.keys: dict[str, str] = {}
         used: set[str] = set()
         for i, n in enumerate(self.names):
-            key = "".join(c if c.isalnum() or c == "_" else "_" for c in n) or "node"
+            key = n if n.isalnum() else "".join(c if c.isalnum() or c == "_" else "_" for c in n) or "node"
             key = key if key not in used else f"{key}_{i}"
             used.add(key)
             self.keys[n] = key
-        self.layers = nn.ModuleDict({self.keys[n]: modules[n] for n in self.names})
+        self.layers = nn.ModuleDict()
+        # filled directly: add_module's per-key attribute probe costs an exception per node, and refuses
+        # node names that are ModuleDict methods ("keys", "update", ...); the keys are valid module names
+        self.layers._modules.update((self.keys[n], modules[n]) for n in self.names)
         self.name = name
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.in_shapes: dict[str, tuple[int, ...]] = {}
@@ -195,9 +202,12 @@ class NIRNetwork(nn.Module):
             if d in merged or (s in merged and self.folded[merged[s]].get("rec") == s):
                 continue  # edges into the folded nodes, and the back edge
             out.append((merged.get(s, s), d))  # the graded Scale's consumers now read the neuron
+        into: dict[str, list[str]] = {}
+        for s, d in out:
+            into.setdefault(d, []).append(s)
         for n, f in self.folded.items():
             if "rec" in f:
-                restore_split_bias(n, f["rec"], nodes, modules, [s for s, d in out if d == n], opts)
+                restore_split_bias(n, f["rec"], nodes, modules, into.get(n, []), opts)
         return out
 
     # -- structure ----------------------------------------------------------------------
@@ -236,7 +246,7 @@ class NIRNetwork(nn.Module):
                 self.in_shapes[n] = tuple(v.shape[1:])
                 self._check_declared(n, tuple(v.shape[1:]))
                 try:
-                    v = self._call_step(n, v, None)[0]
+                    v = self._dry_step(n, v)
                 except Exception as e:
                     raise ValueError(
                         f"graph {self.name!r}: node {n!r} ({type(self.nir_nodes[n]).__name__}) cannot take an input "
@@ -251,6 +261,16 @@ class NIRNetwork(nn.Module):
                     f"takes {self.in_shapes[d]}"
                 )
 
+    def _dry_step(self, n: str, v: Tensor) -> Tensor:
+        """One step on zeros for the shapes. An Identity or a Scale gives the broadcast of its input and
+        its scale (zeros either way), so it is not run: thousands of them would cost more than the rest."""
+        m = self.layers[self.keys[n]]
+        if type(m) is nn.Identity:
+            return v
+        if type(m) is Scale:
+            return v.expand(np.broadcast_shapes(v.shape, m.scale.shape))  # torch's imports sympy on first use
+        return self._call_step(n, v, None)[0]
+
     def _check_declared(self, n: str, shape: tuple[int, ...]) -> None:
         node = self.nir_nodes[n]
         if isinstance(node, (nir.Input, nir.NIRGraph)):
@@ -258,8 +278,12 @@ class NIRNetwork(nn.Module):
         t = node.output_type.get("output") if isinstance(node, nir.Output) else _declared_input(node)
         try:
             a = np.asarray(t) if t is not None else np.zeros(0)
-            valid = a.dtype.kind in "iuf" and a.size > 0 and bool(np.isfinite(a).all()) and bool((a == a.round()).all())
-            declared = tuple(int(v) for v in a.ravel()) if valid else ()
+            if a.dtype.kind in "iu":  # the common case: no float checks needed
+                declared = tuple(a.ravel().tolist())
+            else:
+                valid = (a.dtype.kind == "f" and a.size > 0 and bool(np.isfinite(a).all())
+                         and bool((a == a.round()).all()))
+                declared = tuple(int(v) for v in a.ravel()) if valid else ()
         except (TypeError, ValueError, OverflowError):
             declared = ()
         if isinstance(node, nir.Output) and (not declared or min(declared) <= 0):

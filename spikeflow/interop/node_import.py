@@ -266,7 +266,7 @@ imports(*NEURONS)(neuron_module)
 imports(nir.Input, nir.Output)(lambda name, node, opts, scheme: nn.Identity())
 imports(nir.Affine)(lambda name, node, opts, scheme: _linear(name, node, True))
 imports(nir.Linear)(lambda name, node, opts, scheme: _linear(name, node, False))
-imports(nir.Scale)(lambda name, node, opts, scheme: Scale(tensor(array(name, "scale", node.scale))))
+imports(nir.Scale)(lambda name, node, opts, scheme: Scale.checked(tensor(array(name, "scale", node.scale))))
 imports(nir.Conv1d)(lambda name, node, opts, scheme: _conv(name, node, 1, opts))
 imports(nir.Conv2d)(lambda name, node, opts, scheme: _conv(name, node, 2, opts))
 imports(nir.Threshold)(lambda name, node, opts, scheme: Threshold(_threshold(array(name, "threshold", node.threshold),

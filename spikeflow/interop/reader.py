@@ -11,15 +11,18 @@ Structure (structure.py) is checked at every graph level; nothing is repaired.
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import h5py
 import nir
 import numpy as np
-from h5py import h5d, h5l, h5o, h5s
+from h5py import h5d, h5g, h5i, h5l, h5o, h5s
 
+from .h5native import HDF5Error, Native, h5py_lock, native
 from .structure import check_edges, check_structure, type_check_warnings
 
 __all__ = ["build_node", "check_edges", "check_structure", "read_graph", "type_checked"]
@@ -38,10 +41,12 @@ OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "Conv1d": ("input_shape",), "Conv2d": ("input_shape",), "Flatten": ("input_type",),
     "IF": ("v_reset",), "LIF": ("v_reset",), "CubaLI": ("w_in",), "CubaLIF": ("w_in", "v_reset"),
 }
+ALLOWED = {kind: frozenset(LEAF_FIELDS[kind] + OPTIONAL_FIELDS.get(kind, ())) for kind in LEAF_FIELDS}
 SUPPORTED = (*LEAF_FIELDS, "NIRGraph")
 MAX_DEPTH = 32  # nesting of groups (graphs inside graphs): deeper is treated as corrupt
 MIN_BUDGET = 1 << 20  # bytes any file may expand to (compressed data can exceed the file size)
 EXPANSION = 1000  # compressed data may expand at most this much relative to the file size
+CORE_MAX = 256 << 20  # files up to this size are read into memory at once
 
 
 def _str(value: Any) -> Any:
@@ -52,90 +57,196 @@ def _str(value: Any) -> Any:
     return value
 
 
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf8", errors="replace")
+
+
 class _Tree:
     """Reads a group into nested dicts of numpy values, refusing links and oversize data.
 
-    Uses h5py's low-level API (one link iteration per group, no high-level object per item):
-    the high-level one costs milliseconds per node."""
+    One group at a time: one link iteration (in C) per group, then each member opened once,
+    checked, read and closed before the next. Per dataset: one open, one creation property list
+    (layout, external storage, filters), one dataspace, one type, one read. Through h5native (the
+    same HDF5 calls without an h5py object per handle) where available, else h5py's low-level API;
+    h5py's high-level objects cost milliseconds per node."""
 
-    def __init__(self, path: Path, size: int) -> None:
+    def __init__(self, path: Path, size: int, lib: Native | None = None) -> None:
         self.path = path
         self.size = size
         self.budget = max(MIN_BUDGET, EXPANSION * size)  # total bytes we agree to materialise
+        self.groups: set[int | bytes] = set()  # addresses (h5py) or tokens (h5native) of the groups read
+        self.lib = lib
+        self.reads = 0  # datasets read (tests check it grows linearly with the nodes)
 
     def fail(self, name: str, why: str) -> ValueError:
         return ValueError(f"{self.path}: object {name!r}: {why}")
 
-    def group(self, gid: Any, gname: str) -> dict[str, Any]:
-        """Everything under the group: two traversals in C (links, then objects), then one read per dataset."""
-        links: list[tuple[bytes, int]] = []
-        gid.links.visit(lambda n, info: links.append((n, info.type)), info=True)
-        for raw, kind in links:
+    def check_links(self, links: list[tuple[bytes, int, Any]], gname: str) -> None:
+        for raw, kind, _ in links:
             if kind != h5l.TYPE_HARD:
-                name = f"{gname}/{raw.decode('utf8', errors='replace')}"
                 what = {h5l.TYPE_EXTERNAL: "an HDF5 external link; NIR files must not refer to other files",
                         h5l.TYPE_SOFT: "an HDF5 soft link; NIR files hold their data directly"}
-                raise self.fail(name, "is " + what.get(kind, f"an HDF5 link of unknown type {kind}"))
-        objects: list[tuple[bytes, int]] = []
-        h5o.visit(gid, lambda n, info: objects.append((n, info.type)), info=True)
-        root: dict[str, Any] = {}
-        groups: dict[bytes, dict[str, Any]] = {b".": root}
-        for raw, otype in objects:
-            if raw == b".":
-                continue
-            parent, _, leaf = raw.rpartition(b"/")
-            name = f"{gname}/{raw.decode('utf8', errors='replace')}"
-            if raw.count(b"/") > MAX_DEPTH:
-                raise self.fail(name, f"groups nested deeper than {MAX_DEPTH} levels")
-            holder = groups.get(parent or b".")
-            if holder is None:  # reached only through a second hard link from elsewhere
-                raise self.fail(name, "is linked from outside its group")
-            key = leaf.decode("utf8", errors="replace")
-            if otype == h5o.TYPE_GROUP:
-                holder[key] = groups[raw] = {}
-            elif otype == h5o.TYPE_DATASET:
-                holder[key] = self.dataset(h5d.open(gid, raw), name)
-            else:
-                raise self.fail(name, f"unexpected HDF5 object type {otype}")
-        return root
+                why = "is " + what.get(kind, f"an HDF5 link of unknown type {kind}")
+                raise self.fail(f"{gname}/{_decode(raw)}", why)
 
-    def dataset(self, did: Any, name: str) -> Any:
-        plist = did.get_create_plist()
-        layout = plist.get_layout()
+    def enter(self, key: Any, gname: str, raw: bytes, depth: int) -> str:
+        """A subgroup about to be read: its name, after the depth and single-link checks."""
+        name = f"{gname}/{_decode(raw)}"
+        if depth >= MAX_DEPTH:
+            raise self.fail(name, f"groups nested deeper than {MAX_DEPTH} levels")
+        if key in self.groups:  # a second hard link: a cycle, or one subtree read twice
+            raise self.fail(name, "is a group linked from more than one place in the file")
+        self.groups.add(key)
+        return name
+
+    def group(self, gid: Any, gname: str, depth: int = 0) -> dict[str, Any]:
+        """Everything under the group (h5py), in name order (as h5py lists a group, and nir.read builds it)."""
+        links: list[tuple[bytes, int, int]] = []
+        gid.links.iterate(lambda n, info: links.append((n, info.type, info.u)), info=True)
+        self.check_links(links, gname)
+        out: dict[str, Any] = {}
+        for raw, _, addr in links:
+            obj = h5o.open(gid, raw)
+            if isinstance(obj, h5d.DatasetID):
+                out[_decode(raw)] = self.dataset(obj, gname, raw)
+            elif isinstance(obj, h5g.GroupID):
+                out[_decode(raw)] = self.group(obj, self.enter(addr, gname, raw, depth), depth + 1)
+            else:
+                raise self.fail(f"{gname}/{_decode(raw)}", f"unexpected HDF5 object ({type(obj).__name__})")
+        return out
+
+    def native_group(self, gid: int, gname: str, depth: int = 0) -> dict[str, Any]:
+        """group() through h5native: the same checks and result, no h5py object per group or link."""
+        lib = self.lib
+        assert lib is not None
+        try:
+            links = lib.links(gid)
+        except HDF5Error as e:
+            raise self.fail(gname, f"cannot be listed, corrupt data? ({e})") from None
+        self.check_links(links, gname)
+        out: dict[str, Any] = {}
+        for raw, _, token in links:
+            try:
+                oid, kind = lib.open(gid, raw)
+            except HDF5Error as e:
+                raise self.fail(f"{gname}/{_decode(raw)}", f"cannot be opened, corrupt data? ({e})") from None
+            try:
+                if kind == h5i.DATASET:
+                    out[_decode(raw)] = self.native_dataset(oid, gid, gname, raw)
+                elif kind == h5i.GROUP:
+                    out[_decode(raw)] = self.native_group(oid, self.enter(token, gname, raw, depth), depth + 1)
+                else:
+                    raise self.fail(f"{gname}/{_decode(raw)}", f"unexpected HDF5 object (identifier type {kind})")
+            finally:
+                lib.lib.H5Oclose(oid)
+        return out
+
+    def admit(self, shape: tuple[int, ...], dtype: np.dtype, filters: int | Callable[[], int], gname: str,
+              raw: bytes) -> int:
+        """Refuse data larger than the file could hold (uncompressed) or than the budget; returns the count."""
+        count = math.prod(shape)  # exact (Python ints)
+        nbytes = count * max(dtype.itemsize, 1)
+        if nbytes > self.size and nbytes > 1024 and (filters() if callable(filters) else filters) == 0:
+            raise self.fail(f"{gname}/{_decode(raw)}", f"declares {nbytes} bytes of uncompressed data ({shape}, "
+                                                     f"{dtype}) but the file has only {self.size} bytes")
+        if nbytes > self.budget:
+            raise self.fail(f"{gname}/{_decode(raw)}", f"declares {nbytes} bytes ({shape}, {dtype}), more than the "
+                                                     f"{self.budget} bytes allowed for a {self.size}-byte file")
+        self.budget -= nbytes
+        self.reads += 1
+        return count
+
+    def layout_checks(self, layout: int, external: int | Callable[[], int], gname: str, raw: bytes) -> None:
         if layout == h5d.VIRTUAL:
-            raise self.fail(name, "is a virtual dataset (data in other files); refused")
-        if layout == h5d.CONTIGUOUS and plist.get_external_count() > 0:
-            raise self.fail(name, "stores its data in external files; refused")
+            raise self.fail(f"{gname}/{_decode(raw)}", "is a virtual dataset (data in other files); refused")
+        if layout == h5d.CONTIGUOUS and (external() if callable(external) else external) > 0:
+            raise self.fail(f"{gname}/{_decode(raw)}", "stores its data in external files; refused")
+
+    def dataset(self, did: Any, gname: str, raw: bytes) -> Any:
+        """One dataset through h5py's low-level API."""
+        plist = did.get_create_plist()
+        self.layout_checks(plist.get_layout(), plist.get_external_count, gname, raw)
         shape = did.shape
         if shape is None:
-            raise self.fail(name, "has no data (null dataspace)")
+            raise self.fail(f"{gname}/{_decode(raw)}", "has no data (null dataspace)")
         dtype = did.dtype
         if dtype.kind not in "biufcSOU" or dtype.names is not None or dtype.subdtype is not None:
-            raise self.fail(name, f"has an unsupported data type {dtype}")
-        count = int(np.prod(shape, dtype=np.float64)) if shape else 1
-        nbytes = count * max(int(dtype.itemsize), 1)
-        if nbytes > max(self.size, 1024) and plist.get_nfilters() == 0:
-            raise self.fail(name, f"declares {nbytes} bytes of uncompressed data ({shape}, {dtype}) but the file "
-                                  f"has only {self.size} bytes")
-        if nbytes > self.budget:
-            raise self.fail(name, f"declares {nbytes} bytes ({shape}, {dtype}), more than the {self.budget} bytes "
-                                  f"allowed for a {self.size}-byte file")
-        self.budget -= nbytes
+            raise self.fail(f"{gname}/{_decode(raw)}", f"has an unsupported data type {dtype}")
+        count = self.admit(shape, dtype, plist.get_nfilters, gname, raw)
         arr = np.empty(shape, dtype=dtype)
         if count:
             did.read(h5s.ALL, h5s.ALL, arr)
-        return _str(arr[()]) if arr.shape == () else arr
+        return _str(arr[()]) if not shape else arr
+
+    def native_dataset(self, did: int, gid: int, gname: str, raw: bytes) -> Any:
+        """One dataset through h5native (same checks, same result); other data types go to dataset()."""
+        lib = self.lib
+        assert lib is not None
+        c = lib.lib
+        try:
+            layout, external, filters = lib.layout(did)
+            self.layout_checks(layout, external, gname, raw)
+            sid = c.H5Dget_space(did)
+            if sid < 0:
+                raise HDF5Error("H5Dget_space failed")
+            try:
+                shape = lib.shape(sid)
+                if shape is None:
+                    raise self.fail(f"{gname}/{_decode(raw)}", "has no data (null dataspace)")
+                tid = c.H5Dget_type(did)
+                if tid < 0:
+                    raise HDF5Error("H5Dget_type failed")
+                try:
+                    mem = lib.memory_type(tid)
+                finally:
+                    c.H5Tclose(tid)
+                if mem is None:  # enums (bool), compounds (complex), fixed-length strings...: h5py reads them
+                    return self.dataset(h5d.DatasetID(lib.call(c.H5Oopen, gid, raw, 0)), gname, raw)
+                dtype, mt, own = mem
+                try:
+                    count = self.admit(shape, dtype, filters, gname, raw)
+                    if dtype.kind == "O":
+                        arr = lib.read_strings(did, mt, sid, dtype, shape)
+                        if not shape:
+                            return _str(arr)  # the bytes of a scalar string
+                    else:
+                        arr = np.empty(shape, dtype=dtype)
+                        if count and c.H5Dread(did, mt, 0, 0, 0, arr.ctypes.data) < 0:
+                            raise HDF5Error("H5Dread failed")
+                finally:
+                    if own:
+                        c.H5Tclose(mt)
+            finally:
+                c.H5Sclose(sid)
+        except HDF5Error as e:
+            raise self.fail(f"{gname}/{_decode(raw)}", f"cannot be read, corrupt data? ({e})") from None
+        return _str(arr[()]) if not shape else arr
 
 
 def read_tree(path: Path, f: h5py.File) -> dict[str, Any]:
-    reader = _Tree(path, path.stat().st_size)
+    """The file's "node" group as nested dicts (see _Tree)."""
+    return read_counted(path, f)[0]
+
+
+def read_counted(path: Path, f: h5py.File) -> tuple[dict[str, Any], int]:
+    """read_tree and the number of datasets read."""
+    lib = native(f)
+    reader = _Tree(path, path.stat().st_size, lib)
     try:
-        node = f["node"]
-        return reader.group(node.id, "/node")
+        with h5py_lock():  # no other thread's h5py call while HDF5 is also called directly
+            node = f["node"]
+            if lib is None:
+                reader.groups.add(f.id.links.get_info(b"node").u)
+                return reader.group(node.id, "/node"), reader.reads
+            reader.groups.add(lib.token(f.id.id, b"node"))
+            return reader.native_group(node.id.id, "/node"), reader.reads
     except ValueError:
         raise
     except Exception as e:  # h5py's RuntimeError/OSError/KeyError... on corrupt data
         raise ValueError(f"{path}: corrupt NIR data ({type(e).__name__}: {e})") from None
+    finally:
+        if lib is not None:
+            lib.close_types()
 
 
 def _edges(raw: Any, where: str) -> list[tuple[str, str]]:
@@ -176,7 +287,7 @@ def build_node(d: Any, where: str) -> nir.NIRNode:
     missing = [f for f in LEAF_FIELDS[kind] if f not in d]
     if missing:
         raise ValueError(f"{where}: {kind} node lacks field(s) {missing}")
-    allowed = set(LEAF_FIELDS[kind]) | set(OPTIONAL_FIELDS.get(kind, ()))
+    allowed = ALLOWED[kind]
     fields = {k: _str(v) for k, v in d.items() if k in allowed}
     for k, v in fields.items():
         if isinstance(v, dict):
@@ -215,8 +326,11 @@ def read_graph(path: str | Path, type_check: bool = True) -> nir.NIRGraph:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no NIR file at {str(path)!r}")
+    # a file up to CORE_MAX is read into memory in one go (HDF5's core driver): its many small metadata
+    # reads are then copies, not system calls; larger files are read in place
+    core = dict(driver="core", backing_store=False) if path.stat().st_size <= CORE_MAX else {}
     try:
-        f = h5py.File(path, "r")
+        f = h5py.File(path, "r", **core)
     except Exception as e:  # OSError for non-HDF5; other errors on corrupt superblocks
         raise ValueError(f"{path}: not a NIR file (cannot be opened as HDF5: {e})") from None
     with f:

@@ -28,6 +28,16 @@ class Scale(nn.Module):
         else:
             self.register_buffer("scale", t)
 
+    @classmethod
+    def checked(cls, scale: Tensor) -> Scale:
+        """A fixed (non-learnable) Scale holding ``scale`` itself: the caller has checked it is finite
+        and owns it. Same module as ``Scale(scale)``, without the copy and check (NIR import builds
+        thousands)."""
+        m = cls.__new__(cls)
+        nn.Module.__init__(m)
+        m.register_buffer("scale", scale)
+        return m
+
     def forward(self, x: Tensor) -> Tensor:
         return x * self.scale.to(x.dtype)
 

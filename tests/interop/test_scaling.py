@@ -63,3 +63,38 @@ def test_a_20000_node_chain_loads(tmp_path) -> None:
     with torch.no_grad():
         out, _ = net(x)
     assert torch.equal(out, x)  # an even number of sign flips
+
+
+def test_scale_built_for_import_is_a_plain_scale() -> None:
+    """Scale.checked (used for every imported Scale node) builds the module Scale(...) builds."""
+    from spikeflow.layers.elementwise import Scale
+
+    t = torch.tensor([0.5, -2.0])
+    fast, plain = Scale.checked(t), Scale(t)
+    assert type(fast) is Scale and repr(fast) == repr(plain)
+    assert list(fast.state_dict()) == list(plain.state_dict()) == ["scale"]
+    assert torch.equal(fast.state_dict()["scale"], plain.state_dict()["scale"])
+    assert not list(fast.parameters()) and fast.scale is t
+    assert set(vars(fast)) == set(vars(plain))
+    x = torch.randn(4, 2)
+    assert torch.equal(fast(x), plain(x))
+
+
+def test_node_names_that_are_module_dict_methods(tmp_path) -> None:
+    """Nodes named like ModuleDict methods ('keys', 'update', ...) load, run and are reachable by name."""
+    nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type={"input": np.array([2])})}
+    edges, last = [], "input"
+    for i, name in enumerate(["keys", "update", "training", "forward"]):
+        nodes[name] = nir.Scale(scale=np.full(2, float(i + 1)))
+        edges.append((last, name))
+        last = name
+    nodes["output"] = nir.Output(output_type={"output": np.array([2])})
+    edges.append((last, "output"))
+    path = tmp_path / "names.nir"
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+    net = load_nir(path)
+    x = torch.rand(3, 1, 2)
+    with torch.no_grad():
+        out, _ = net(x)
+    assert torch.allclose(out, x * 24)
+    assert float(net.node("update").scale[0]) == 2.0
