@@ -113,9 +113,13 @@ class Mnist5kModels:
                             help="[cnn --convert] training images used to calibrate thresholds (default 1000)")
         parser.add_argument("--signed", action="store_true",
                             help="[cnn --convert] signed IF neurons (negative spikes undo excess positive ones)")
+        from ..quant.cli import add_quant_arguments  # --weight-bits, --state-bits, --schedule ... (scnn only)
+
+        add_quant_arguments(parser, default_schedule="exponential", exponential=True, tag="[scnn] ")
 
     def _resolve(self, args: argparse.Namespace) -> None:
         model = args.model
+        _check_quant_args(args)
         if model == "eventprop":
             for flag, default in (("steps", 10), ("backend", "auto"), ("convert", False),
                                   ("convert_steps", CONVERT_STEPS), ("percentile", 99.99), ("calibration", 1000),
@@ -176,9 +180,11 @@ class Mnist5kModels:
         train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=generator)
         test_loader = DataLoader(test_set, batch_size=500, shuffle=False)
         backend = None if args.backend == "auto" else args.backend
-        model = mnist_scnn(dropout=args.dropout, backend=backend)
+        from ..quant.cli import apply_quant, make_schedule
+
+        model = apply_quant(mnist_scnn(dropout=args.dropout, backend=backend), args)
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
+        scheduler, interval = make_schedule(optimizer, args, len(train_loader))
         steps = args.steps
         cpu_marks = [time.process_time()]
 
@@ -191,7 +197,8 @@ class Mnist5kModels:
         config = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
         trainer = Trainer(
             model, optimizer, losses.CECountLoss(), lambda out, y: metrics.accuracy_rate(out, y),
-            scheduler=scheduler, encode=lambda x: encoding.rate(x, num_steps=steps), device=args.device,
+            scheduler=scheduler, scheduler_interval=interval, encode=lambda x: encoding.rate(x, num_steps=steps),
+            device=args.device,
             out_dir=Path(args.out), seed=args.seed, progress=False if args.no_progress else None,
             on_epoch_end=cpu_time, info={"task": self.name, "model": "scnn", "config": config},
         )
@@ -260,6 +267,20 @@ class Mnist5kModels:
         result["seconds"] = result["total_seconds"] = time.perf_counter() - started
         write_json(Path(args.out) / "metrics.json", result)
         return result
+
+
+def _check_quant_args(args: argparse.Namespace) -> None:
+    """QAT and schedule options apply to --model scnn only; --lr-decay to --schedule exponential only."""
+    from ..quant.cli import quant_options_given
+
+    given = quant_options_given(args, "exponential")
+    if given and args.model != "scnn":
+        raise ValueError(f"{'/'.join(given)}: apply to --model scnn only, not {args.model!r}")
+    if args.model == "scnn" and args.schedule != "exponential" and getattr(args, "lr_decay", None) is not None:
+        raise ValueError(f"--lr-decay: applies to --schedule exponential only, not {args.schedule!r}")
+    if args.model == "scnn" and args.state_bits is not None and args.backend == "cpu":
+        raise ValueError("--state-bits: rounds the state after every step, which only the reference loop does; "
+                         "use --backend auto or reference, not cpu")
 
 
 @torch.no_grad()
