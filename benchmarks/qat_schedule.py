@@ -93,7 +93,10 @@ def main() -> None:
     parser.add_argument("--weight-bits", type=int, default=4, help="0: float weights")
     parser.add_argument("--state-bits", type=int, default=8, help="0: float state")
     parser.add_argument("--schedules", nargs="*", default=list(SCHEDULES), choices=list(SCHEDULES))
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     logging.disable(logging.INFO)
     wb, sb = args.weight_bits or None, args.state_bits or None
     rows = {}

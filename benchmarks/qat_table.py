@@ -13,6 +13,7 @@ the float baseline and the wall seconds per run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 Q = ["--state-bits", "8"]
@@ -39,10 +41,14 @@ DEFAULT_CONFIGS = {
 }
 
 
-def run(task: str, config: list[str], seed: int, epochs: int, folder: Path, timeout: float) -> dict:
-    out = folder / f"{task}-{len(list(folder.iterdir()))}"
+_counter = itertools.count()
+
+
+def run(task: str, config: list[str], seed: int, epochs: int, folder: Path, timeout: float,
+        extra: list[str]) -> dict:
+    out = folder / f"{task}-{next(_counter)}"
     cmd = [sys.executable, "-m", "spikeflow", "train", task, *TASK_ARGS[task], "--epochs", str(epochs),
-           "--seed", str(seed), "--no-progress", "--out", str(out), *config]
+           "--seed", str(seed), "--no-progress", "--out", str(out), *config, *extra]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
     if done.returncode != 0:
@@ -62,31 +68,39 @@ def main() -> None:
     parser.add_argument("--log", type=Path, default=None, help="append each run as a JSON line to this file")
     parser.add_argument("--resume-log", action="store_true", help="skip runs already in --log")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run before it is killed")
-    args = parser.parse_args()
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (default 1; with --threads 1 on a busy "
+                                                           "machine, 2 jobs use the CPU of one 2-thread run)")
+    args, extra = parser.parse_known_args()  # the rest goes to every run (e.g. --threads 1 for mnist5k)
     epochs = args.epochs or (10 if args.task == "digits" else 6)
     names = args.configs or DEFAULT_CONFIGS[args.task]
     done: dict[tuple[str, int], dict] = {}
     if args.log and args.resume_log and args.log.exists():
         for line in args.log.read_text().splitlines():
             rec = json.loads(line)
-            if rec["task"] == args.task and rec["epochs"] == epochs:
+            if rec["task"] == args.task and rec["epochs"] == epochs and rec["args"] == CONFIGS[rec["config"]] + extra:
                 done[(rec["config"], rec["seed"])] = rec
+    todo = [(name, seed) for seed in args.seeds for name in names]  # seed-major: a cut sweep has every config
+
+    def one(job: tuple[str, int]) -> dict:
+        name, seed = job
+        rec = done.get(job)
+        if rec is None:
+            rec = {"task": args.task, "config": name, "args": CONFIGS[name] + extra, "seed": seed, "epochs": epochs,
+                   **run(args.task, CONFIGS[name], seed, epochs, Path(tmp), args.timeout, extra)}
+            if args.log:
+                args.log.parent.mkdir(parents=True, exist_ok=True)
+                with args.log.open("a") as f:
+                    f.write(json.dumps(rec) + "\n")
+        print(f"{name} seed {seed}: {rec['test_accuracy']:.4f} ({rec['wall_seconds']:.0f} s)", flush=True)
+        return rec
+
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        results = list(pool.map(one, todo))
     rows: dict[str, list[dict]] = {name: [] for name in names}
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in args.seeds:  # seed-major: a sweep cut short still has every configuration
-            for name in names:
-                rec = done.get((name, seed))
-                if rec is None:
-                    rec = {"task": args.task, "config": name, "args": CONFIGS[name], "seed": seed, "epochs": epochs,
-                           **run(args.task, CONFIGS[name], seed, epochs, Path(tmp), args.timeout)}
-                    if args.log:
-                        args.log.parent.mkdir(parents=True, exist_ok=True)
-                        with args.log.open("a") as f:
-                            f.write(json.dumps(rec) + "\n")
-                rows[name].append(rec)
-                print(f"{name} seed {seed}: {rec['test_accuracy']:.4f} ({rec['wall_seconds']:.0f} s)", flush=True)
+    for (name, _), rec in zip(todo, results):
+        rows[name].append(rec)
     ref = statistics.mean(r["test_accuracy"] for r in rows["float"]) if "float" in rows else None
-    print(f"\n{args.task}, {epochs} epochs, seeds {args.seeds} (one process per run)\n")
+    print(f"\n{args.task}, {epochs} epochs, seeds {args.seeds}, extra options {extra} (one process per run)\n")
     print("| configuration | test accuracy (mean +- std) | per seed | gap to float | s per run |")
     print("|---|---|---|---|---|")
     for name, recs in rows.items():
