@@ -97,7 +97,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(1, args.jobs)) as pool:
         results = list(pool.map(one, todo))
     rows: dict[str, list[dict]] = {name: [] for name in names}
-    for (name, _), rec in zip(todo, results):
+    for (name, _), rec in zip(todo, results, strict=True):
         rows[name].append(rec)
     ref = statistics.mean(r["test_accuracy"] for r in rows["float"]) if "float" in rows else None
     print(f"\n{args.task}, {epochs} epochs, seeds {args.seeds}, extra options {extra} (one process per run)\n")

@@ -64,11 +64,11 @@ def test_mnist5k_scnn_trains_a_quantized_model(tmp_path) -> None:
     layers = list(quantized_modules(model))
     assert len(layers) == 3  # two convolutions and the output layer
     for name, m, q in layers:
-        w = m.weight.detach()
-        levels = w / (w.abs().max() / 7)  # 4-bit symmetric narrow range: integers in -7..7
-        assert torch.allclose(levels, levels.round(), atol=1e-4), name
-        assert w.unique().numel() <= 15
-        assert not torch.equal(w, m.parametrizations.weight.original.detach())  # a float shadow weight trains
+        w, shadow = m.weight.detach(), m.parametrizations.weight.original.detach()
+        codes, scale, zero, _, bits = q.integer(shadow)
+        assert bits == 4 and codes.abs().max() <= 7 and torch.all(zero == 0), name  # symmetric narrow range
+        assert torch.equal(w, (codes - zero) * scale), name  # the forward weight is exactly on the 4-bit grid
+        assert w.unique().numel() <= 15 and not torch.equal(w, shadow)  # while a float shadow weight trains
     assert all(n.state_quant is not None for n in model.modules() if isinstance(n, NeuronBase))
 
 
