@@ -79,7 +79,15 @@ class StateQuantizer:
         if not isinstance(v, Tensor) or not v.is_floating_point():
             raise TypeError(f"state: expected a floating-point Tensor, got {type(v).__name__}")
         levels = self.levels(v.dtype, v.device)
-        idx = torch.bucketize(v.detach().clamp(levels[0], levels[-1]), levels).clamp(1, len(levels) - 1)
-        lo, hi = levels[idx - 1], levels[idx]
-        snapped = torch.where(v.detach() - lo <= hi - v.detach(), lo, hi)
+        d = v.detach()
+        n = len(levels)
+        if self.uniform or n < 4:
+            # the bracketing pair in closed form (no search): k = floor((v - low) / gap); when rounding puts v a
+            # hair outside [levels[k], levels[k+1]], v is within an ulp of one of them, which the comparison picks
+            k = ((d - self.low) * ((n - 1) / (self.high - self.low))).floor_().clamp_(0, n - 2).long()
+            lo, hi = levels.take(k), levels.take(k + 1)
+        else:
+            idx = torch.bucketize(d.clamp(levels[0], levels[-1]), levels).clamp(1, n - 1)
+            lo, hi = levels[idx - 1], levels[idx]
+        snapped = torch.where(d - lo <= hi - d, lo, hi)  # the nearest level; a tie goes down (as snnTorch's argmin)
         return straight_through(v, snapped)

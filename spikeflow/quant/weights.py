@@ -41,8 +41,11 @@ class IntegerWeights(NamedTuple):
 
 
 def straight_through(w: Tensor, w_q: Tensor) -> Tensor:
-    """w_q in the forward pass, identity gradient to w in the backward pass."""
-    return w + (w_q - w).detach()
+    """w_q in the forward pass, identity gradient to w in the backward pass.
+
+    Written ``w_q + (w - w.detach())`` (the added term is exactly 0) so that the forward value is w_q bit for
+    bit; ``w + (w_q - w).detach()`` rounds twice and can land an ulp off the quantization grid."""
+    return w_q.detach() + (w - w.detach())
 
 
 def _check_weight(w: Tensor) -> None:

@@ -129,9 +129,13 @@ class Mnist5kModels:
             parser.add_argument("--distributed", action="store_true",
                                 help="[scnn, cnn] data-parallel over the processes torchrun starts (gloo on CPU, "
                                      "nccl on GPU); --batch-size is the global batch")
+        from ..quant.cli import add_quant_arguments  # --weight-bits, --state-bits, --schedule ... (scnn only)
+
+        add_quant_arguments(parser, default_schedule="exponential", exponential=True, tag="[scnn] ")
 
     def _resolve(self, args: argparse.Namespace) -> None:
         model = args.model
+        _check_quant_args(args)
         if model == "eventprop":
             for flag, default in (("steps", 10), ("backend", "auto"), ("convert", False),
                                   ("convert_steps", CONVERT_STEPS), ("percentile", 99.99), ("calibration", 1000),
@@ -200,15 +204,18 @@ class Mnist5kModels:
         train_loader, test_loader = sfd.task_loaders(train_set, test_set, args.batch_size, ctx, seed=args.seed,
                                                      generator=generator, test_batch_size=500)
         backend = None if args.backend == "auto" else args.backend
-        model = mnist_scnn(dropout=args.dropout, backend=backend)
+        from ..quant.cli import apply_quant, make_schedule
+
+        model = apply_quant(mnist_scnn(dropout=args.dropout, backend=backend), args)
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
+        scheduler, interval = make_schedule(optimizer, args, len(train_loader))
         steps = args.steps
         cpu_time = _CpuTimePerEpoch()
         config = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
         trainer = Trainer(
             model, optimizer, losses.CECountLoss(), lambda out, y: metrics.accuracy_rate(out, y),
-            scheduler=scheduler, encode=lambda x: encoding.rate(x, num_steps=steps), device=args.device,
+            scheduler=scheduler, scheduler_interval=interval, encode=lambda x: encoding.rate(x, num_steps=steps),
+            device=args.device,
             out_dir=Path(args.out), seed=args.seed, progress=False if args.no_progress else None,
             on_epoch_end=cpu_time, info={"task": self.name, "model": "scnn", "config": config},
             distributed=ctx.distributed,
@@ -328,6 +335,27 @@ class _CpuTimePerEpoch:
         self.mark = now
         print(json.dumps({k: self.trainer.history[-1][k] for k in ("epoch", "test_accuracy", "seconds",
                                                                     "cpu_seconds")}), flush=True)
+
+def _check_quant_args(args: argparse.Namespace) -> None:
+    """QAT and schedule options apply to --model scnn only; --lr-decay to --schedule exponential only."""
+    from ..quant.cli import quant_options_given
+
+    given = quant_options_given(args, "exponential")
+    if given and args.model != "scnn":
+        raise ValueError(f"{'/'.join(given)}: apply to --model scnn only, not {args.model!r}")
+    if args.model == "scnn" and args.schedule != "exponential" and getattr(args, "lr_decay", None) is not None:
+        raise ValueError(f"--lr-decay: applies to --schedule exponential only, not {args.schedule!r}")
+    if args.model == "scnn" and args.state_bits is not None and args.backend == "cpu":
+        raise ValueError("--state-bits: rounds the state after every step, which only the reference loop does; "
+                         "use --backend auto or reference, not cpu")
+
+
+@torch.no_grad()
+def _ann_accuracy(ann: nn.Module, x: Tensor, y: Tensor, device: Any) -> float:
+    ann.eval()
+    good = sum(int((ann(x[k:k + 500].to(device)).argmax(1) == y[k:k + 500].to(device)).sum())
+               for k in range(0, x.shape[0], 500))
+    return good / x.shape[0]
 
 
 def register(tasks: dict) -> None:

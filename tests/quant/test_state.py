@@ -36,6 +36,21 @@ def test_snap_to_nearest_level_with_identity_gradient() -> None:
     assert v.grad.tolist() == [1.0] * 6
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_uniform_snap_is_exactly_the_nearest_level(dtype: torch.dtype) -> None:
+    """The closed-form bracket equals a search over all levels, bit for bit: on the levels, their neighbouring
+    floats, the midpoints (ties go to the lower level, as snnTorch's argmin) and values far outside the range."""
+    g = torch.Generator().manual_seed(0)
+    for bits, thr, lower, upper in ((1, 1.0, 0.0, 0.2), (3, 2.915, 0.5, 0.0), (8, 1.0, 0.0, 1.0), (8, 0.427, 1.0, 3.0)):
+        q = StateQuantizer(bits, thr, lower, upper)
+        levels = q.levels(dtype)
+        mids = (levels[1:] + levels[:-1]) / 2
+        v = torch.cat([torch.randn(4000, generator=g, dtype=dtype) * 3 * thr, levels, mids,
+                       *(t.nextafter(t + s) for t in (levels, mids) for s in (1, -1))])
+        nearest = levels[(v.unsqueeze(-1) - levels).abs().argmin(-1)]  # the first of equally near levels
+        assert torch.equal(q(v.requires_grad_()).detach(), nearest), (bits, thr, lower, upper)
+
+
 def test_neuron_states_on_levels_after_every_step() -> None:
     lif = sf.Leaky(beta=0.9)
     q = StateQuantizer(4, threshold=1.0)
