@@ -66,11 +66,19 @@ def run(
     opts: SpikeOptions | None,
     record: bool = False,
     backend: str | None = None,
+    check_finite: bool = False,
 ) -> tuple[Tensor, NamedTuple]:
     """Run neuron ``model`` over x [T, B, ...] starting from ``state``.
 
     Returns (outputs [T, B, ...], final state), or (outputs, trace) with ``record`` where each
     state field is stacked over time to [T, B, ...].
+    ``check_finite``: a NaN or inf in x raises a ValueError (a kernel with ``SCANS_INPUT`` finds it
+    while it reads x; for the others x is scanned first).
     """
-    call = KernelCall(model, x, state, params, opts, record)
-    return _run_kernel(select(call, check_backend(_default_backend if backend is None else backend)), call)
+    call = KernelCall(model, x, state, params, opts, record, check_finite)
+    kernel = select(call, check_backend(_default_backend if backend is None else backend))
+    if check_finite and not kernel.SCANS_INPUT:
+        from ..neurons.checks import scan_finite
+
+        scan_finite("x", x)
+    return _run_kernel(kernel, call)

@@ -46,6 +46,7 @@ class KernelCall:
     params: dict[str, Any]
     opts: SpikeOptions | None
     record: bool = False
+    check_finite: bool = False  # raise a ValueError when x holds NaN or inf
 
     @property
     def spec(self) -> ModelSpec | None:

@@ -109,6 +109,11 @@ class Plan:
     spec: ModelSpec
     cfg: StaticConfig
     driver: Driver
+    check_finite: bool = False  # the driver raises NonFiniteInput when x holds NaN or inf
+
+
+class NonFiniteInput(Exception):
+    """Raised by a driver that found NaN or inf in its x (``Plan.check_finite``)."""
 
 
 class FusedScan(torch.autograd.Function):
@@ -170,7 +175,13 @@ def run_scan(call: KernelCall, driver: Driver) -> tuple[Tensor, Any]:
     assert spec is not None and spec.fusable
     x, kp = spec.kernel_inputs(call.x, call.params)
     fields = [torch.as_tensor(f, dtype=x.dtype, device=x.device) for f in call.state]
-    out, *fo = FusedScan.apply(Plan(spec, call.static, driver), x, *fields, *kp)
+    try:
+        out, *fo = FusedScan.apply(Plan(spec, call.static, driver, call.check_finite), x, *fields, *kp)
+    except NonFiniteInput:
+        from ..neurons.checks import scan_finite
+
+        scan_finite("x", call.x)  # the error names the caller's x; finite there: the model's own
+        out, *fo = FusedScan.apply(Plan(spec, call.static, driver), x, *fields, *kp)  # transform overflowed
     if spec.spiking:
         out = scale_graded(out, call.params["graded"])
     return out, spec.state(*fo)

@@ -38,6 +38,7 @@ class Kernel:
     FUSED_ROWS: ClassVar[bool] = False  # needs the model's declared rows
     DOUBLE_BACKWARD: ClassVar[str] = "native"  # "native" | "rows" (recomputed on tensors from the rows) | "none"
     NEEDS_NUMBA: ClassVar[bool] = False
+    SCANS_INPUT: ClassVar[bool] = False  # checks x for NaN / inf itself while reading it (call.check_finite)
 
     def models(self) -> frozenset[str]:
         if self.MODELS is not None:
@@ -90,6 +91,7 @@ class NumbaScan(Kernel):
     DEVICES, DTYPES, NEEDS_NUMBA = frozenset({"cpu"}), _FLOATS, True
     FUSED_ROWS = True
     DOUBLE_BACKWARD = "rows"
+    SCANS_INPUT = True
 
     def run(self, call: KernelCall) -> tuple[Tensor, Any]:
         from .fused import run_scan

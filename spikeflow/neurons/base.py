@@ -140,7 +140,8 @@ class NeuronBase(nn.Module):
 
     # -- calls ------------------------------------------------------------------------
     def forward(self, x: Tensor, state: Any = None, record: bool = False) -> tuple[Tensor, Any]:
-        checks.check_input("x", x, sequence=True, finite=self.check_finite)
+        scan = checks.scan_wanted(self.check_finite)  # done by the kernel that reads x (kernels.run)
+        checks.check_input("x", x, sequence=True, finite=False)
         x_t = x[0]
         state = self._check_state(state, x_t, "x", x)
         params = self.params(x)
@@ -148,8 +149,10 @@ class NeuronBase(nn.Module):
         if getattr(self.options(), "inhibition", False):
             checks.check_inhibition_width(x_t)
         if self.state_quant:  # compat neurons hold False (snnTorch's default) and quantize themselves
+            if scan:
+                checks.scan_finite("x", x)
             return self._run_state_quantized(x, state, params, record)
-        return kernels.run(self.model, x, state, params, self.options(), record, self.backend)
+        return kernels.run(self.model, x, state, params, self.options(), record, self.backend, check_finite=scan)
 
     def _quantize_state(self, state: NamedTuple) -> NamedTuple:
         q = self.state_quant

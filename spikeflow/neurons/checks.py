@@ -86,7 +86,8 @@ def _compiling() -> bool:
         return False
 
 
-def _scan_finite(name: str, x: Tensor) -> None:
+def scan_finite(name: str, x: Tensor) -> None:
+    """Raise a ValueError naming ``name`` and counting NaN / inf elements when x is not finite."""
     # One reduction first: any NaN or inf makes the sum NaN or inf. Only then (or when finite values
     # overflow the sum) the exact elementwise check runs, so the common case costs a sum, not a mask.
     if not x.numel():
@@ -130,9 +131,15 @@ def check_input(name: str, x: Any, sequence: bool, finite: bool) -> Tensor:
             raise ValueError(f"{name}: expected at least one time step (T >= 1), got shape {tuple(x.shape)}")
     elif x.dim() < 1:
         raise ValueError(f"{name}: expected a Tensor {layout} with at least 1 dim, got shape {tuple(x.shape)}")
-    if finite and _FINITE_CHECKS and not _compiling():
-        _scan_finite(name, x)
+    if scan_wanted(finite):
+        scan_finite(name, x)
     return x
+
+
+def scan_wanted(finite: bool) -> bool:
+    """Whether a module with ``check_finite = finite`` scans its input now (the global switch is
+    on and torch.compile is not tracing)."""
+    return finite and _FINITE_CHECKS and not _compiling()
 
 
 def check_state(state: Any, state_type: type, x_t: Tensor, x_name: str, finite: bool, x_full: Tensor) -> NamedTuple:
@@ -173,7 +180,7 @@ def check_state(state: Any, state_type: type, x_t: Tensor, x_name: str, finite: 
         if value.device != x_t.device:
             raise ValueError(f"{name}: expected a tensor on {x_t.device} (the device of {x_name}), got {value.device}")
         if finite and _FINITE_CHECKS and not _compiling():
-            _scan_finite(name, value)
+            scan_finite(name, value)
     return state
 
 

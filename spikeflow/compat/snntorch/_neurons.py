@@ -191,7 +191,7 @@ class SpikingNeuron(nn.Module):
             return
         checks.check_input("input_", input_.reshape(-1), sequence=False, finite=True)
         for name, value in zip(self.state_names, old, strict=True):
-            checks._scan_finite(name, value)
+            checks.scan_finite(name, value)
         raise ValueError(
             f"input_: the membrane became non-finite from finite input and state (overflow: input of magnitude "
             f"{float(input_.abs().max()):.3g}); check the input scale"

@@ -9,7 +9,7 @@ cannot be imported by name (closures, lambdas) are compiled in-process without a
 
 Arrays are flattened to [T, M] (M = batch x neurons), the state to [F + 1, M] (its fields plus
 the delayed reset signal r), the kernel parameters to [P, M].
-  forward(x, st0, prm, fl, iv, s, trc, ckpt, fin)
+  forward(x, st0, prm, fl, iv, s, trc, ckpt, fin, bad)   (bad [spans]: x held NaN / inf)
   backward(x, ckpt, prm, fl, iv, gs, gtr, lam, dprm, dx, sgbuf, sgc)
 fl = [one, ss, sz, ds, dz, nd] in the data's dtype (0/1 weights of the same-step subtract /
 zero and delayed subtract / zero resets; nd = 1 where the reset is not detached);
@@ -33,16 +33,18 @@ from ...dynamics.spec import ModelSpec
 from ..codegen import NUMBA_H, _indent, adjoint_lines, cache_dir, fire_lines, load_module
 
 _FWD = """
-def {name}(x, st0, prm, fl, iv, s, trc, ckpt, fin):
+def {name}(x, st0, prm, fl, iv, s, trc, ckpt, fin, bad):
 {pre}{load}
         rr = st0[{F}, lo:hi].copy()
+        nonfinite = False
         for t in range(T):
             if t % L == 0:
 {save_ckpt}
                 ckpt[t // L, {F}, lo:hi] = rr
-            _fwd_span({fwd_args})
+            nonfinite |= _fwd_span({fwd_args})
             if record:
 {save_trace}
+        bad[bi] = nonfinite
 {save_fin}
 """
 
@@ -149,6 +151,7 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = Fa
                  *consts]
     bk_params = ["n", "xt", *sc, "sr", *(["sw"] if wta else []), "gst", *gtr, *lam, "lam_r", "dxt", *prm, *acc,
                  "sgt", *consts, "nd", "sgc"]
+    fwd_pre = ("nonfinite |= xt[k] - xt[k] != zero",)  # x - x is 0 for every finite x, NaN otherwise
     re_pre = (*(f"sc_{f}[k] = st_{f}[k]" for f in fields), "sr[k] = rr[k]")
     re_extra = (["sw[k] = one if k == kb else zero"] if wta else []) + ["if ph == 1:", "    sgrow[k] = u - b"]
     outs = ", ".join(["u", "b", *(f"c_{f}" for f in carried)])
@@ -166,7 +169,8 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = Fa
         *(f"    acc_{p}[k] += d_p_{p}" for p in (P if pg else ())),
     ]
     spans = [
-        _SPAN.format(name="_fwd_span", args=", ".join(fwd_params), body=_step(spec, wta, "ot", [], 4)),
+        _SPAN.format(name="_fwd_span", args=", ".join(fwd_params),  # returns whether x held NaN / inf
+                     body="    nonfinite = False\n" + _step(spec, wta, "ot", [], 4, fwd_pre) + "\n    return nonfinite"),
         _SPAN.format(name="_re_span", args=", ".join(re_params), body=_step(spec, wta, None, re_extra, 4, re_pre)),
         _SPAN.format(name="_bk_span", args=", ".join(bk_params), body=_indent(bk_body, 4)),
     ]

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from .._cpu_util import CHUNK_ELEMS, KERNEL_LOCK, big_buffer, heaviside, kernel_threads, span
-from ..fused import Plan, flat_rows, incoming, initial_reset, numel_steps
+from ..fused import NonFiniteInput, Plan, flat_rows, incoming, initial_reset, numel_steps
 from .codegen import drivers, scratch_rows
 
 
@@ -59,10 +59,13 @@ class NumbaDriver:
             ckpt = torch.empty(((T + L - 1) // L, F + 1, m), dtype=dt)
             mod = drivers(spec, None, 0, False, cfg.inhibition)
             iv = np.array([L, blk, int(cfg.record), 0, 0, 0, 0, 0, nf], dtype=np.int64)
+            bad = np.zeros(max(1, -(-m // blk)), dtype=np.bool_)  # per span: whether x held NaN / inf
             (mod.forward_par if threads > 1 else mod.forward_ser)(
                 xs.numpy(), st0.numpy(), prm.numpy(), self._fl(cfg, dt), iv, s.numpy(), trc.numpy(), ckpt.numpy(),
-                fin.numpy(),
+                fin.numpy(), bad,
             )
+        if plan.check_finite and bad.any():
+            raise NonFiniteInput()
         outs = [trc[i].view(x.shape) for i in range(F)] if cfg.record else [fin[i].view(fshape) for i in range(F)]
         return s.view(x.shape), outs, (ckpt, L)
 
