@@ -56,9 +56,9 @@ def main() -> None:
             with torch.no_grad():
                 if not torch.equal(int_layer(x), layer(x)):
                     raise SystemExit("integer path differs from BitLinear")
-                t_lin = _time(lambda: F.linear(x, w), args.repeats)
-                t_bit = _time(lambda: layer(x), args.repeats)
-                t_int = _time(lambda: int_layer(x), args.repeats)
+                t_lin = _time(lambda x=x, w=w: F.linear(x, w), args.repeats)
+                t_bit = _time(lambda x=x, layer=layer: layer(x), args.repeats)
+                t_int = _time(lambda x=x, int_layer=int_layer: int_layer(x), args.repeats)
             print(f"| {d} | {n} | {t_lin:.3f} | {t_bit:.3f} | {t_int:.3f} | {t_int / t_lin:.1f}x | "
                   f"{w.numel() * 4} / {int_layer.weight_bytes()} |")
 

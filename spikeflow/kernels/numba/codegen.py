@@ -170,7 +170,8 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = Fa
     ]
     spans = [
         _SPAN.format(name="_fwd_span", args=", ".join(fwd_params),  # returns whether x held NaN / inf
-                     body="    nonfinite = False\n" + _step(spec, wta, "ot", [], 4, fwd_pre) + "\n    return nonfinite"),
+                     body="    nonfinite = False\n" + _step(spec, wta, "ot", [], 4, fwd_pre)
+                     + "\n    return nonfinite"),
         _SPAN.format(name="_re_span", args=", ".join(re_params), body=_step(spec, wta, None, re_extra, 4, re_pre)),
         _SPAN.format(name="_bk_span", args=", ".join(bk_params), body=_indent(bk_body, 4)),
     ]
