@@ -90,6 +90,9 @@ class SpokenDigitsTask:
         from ..data.spoken_digits import ACCENTS
 
         add_training(parser, epochs=20, out="runs/spoken-digits", hidden=128, lr=2e-3)
+        for action in parser._actions:  # noqa: SLF001 (argparse has no public query)
+            if action.dest == "distributed":
+                action.help = f"[bptt] {action.help}"
         parser.add_argument("--method", choices=("bptt", "eventprop"), default="bptt",
                             help="bptt (surrogate gradient, RLeaky; default) or eventprop (spikeflow.exact, "
                                  "recurrent LIFLayer)")
@@ -130,6 +133,9 @@ class SpokenDigitsTask:
                 raise ValueError(f"--{changed[0].replace('_', '-')}: an eventprop option, but --method is bptt")
         elif args.beta != 0.95 or args.in_scale != 1.0:
             raise ValueError("--beta / --in-scale: options of --method bptt, but --method is eventprop")
+        elif args.distributed:
+            raise ValueError("--distributed: applies to --method bptt, not eventprop (its after-step bump of silent "
+                             "neurons reads each rank's own spikes, so the replicas' weights would drift apart)")
         opts: dict[str, Any] = {"renditions": args.renditions, "max_variants": args.max_variants, "accents": accents}
         train = spoken_digits("train", data_dir=args.data_dir, limit=args.limit, **opts)
         test = spoken_digits("test", data_dir=args.data_dir, limit=args.limit, **opts)

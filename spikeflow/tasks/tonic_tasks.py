@@ -71,6 +71,9 @@ def add_training(parser: argparse.ArgumentParser, *, epochs: int, out: str, hidd
                         help="factor on the initial input weights (default 1)")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch CPU threads (default: torch's choice; 1 is fastest on a busy machine)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over the processes torchrun starts (gloo on CPU, nccl on GPU); "
+                             "--batch-size is the global batch")
 
 
 def _padded_pairs(batch: Sequence[tuple[Tensor, Tensor]]) -> tuple[tuple[Tensor, Tensor], Tensor]:
@@ -87,22 +90,32 @@ def _with_mask(model: nn.Module, inputs: tuple[Tensor, Tensor]) -> Any:
 
 def train_surrogate(train_set: Any, test_set: Any, args: argparse.Namespace, name: str,
                     **info: Any) -> dict[str, Any]:
-    """BPTT with a surrogate gradient on :class:`RecurrentClassifier` through the Trainer; the metrics."""
-    from torch.utils.data import DataLoader
+    """BPTT with a surrogate gradient on :class:`RecurrentClassifier` through the Trainer; the metrics.
 
+    With ``args.distributed`` (under torchrun): DDP, each rank padding its own share of every global
+    batch (the mask keeps the logits those of the unpadded sequences), metrics and files on rank 0.
+    """
+    from ..train import distributed as sfd
+
+    with sfd.session(getattr(args, "distributed", False), args.device) as ctx:
+        return _train_surrogate(train_set, test_set, args, name, ctx, **info)
+
+
+def _train_surrogate(train_set: Any, test_set: Any, args: argparse.Namespace, name: str, ctx: Any,
+                     **info: Any) -> dict[str, Any]:
     from ..train import CosineSchedule, Trainer, seed_everything
+    from ..train import distributed as sfd
 
     generator = seed_everything(args.seed)
     model = RecurrentClassifier(train_set.info.features, args.hidden, train_set.info.num_classes, beta=args.beta,
                                 in_scale=args.in_scale)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     trainer = Trainer(model, optimizer, F.cross_entropy, accuracy_of, forward=_with_mask,
-                      scheduler=CosineSchedule(optimizer, args.epochs),
+                      scheduler=CosineSchedule(optimizer, args.epochs), distributed=ctx.distributed,
                       **trainer_options(args, name, method="bptt", train_samples=len(train_set),
                                         test_samples=len(test_set), **info))
-    train = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=generator,
-                       collate_fn=_padded_pairs)
-    test = DataLoader(test_set, batch_size=256, shuffle=False, collate_fn=_padded_pairs)
+    train, test = sfd.task_loaders(train_set, test_set, args.batch_size, ctx, seed=args.seed, generator=generator,
+                                   collate_fn=_padded_pairs)
     with threads(args.threads):
         return trainer.fit(train, test, epochs=args.epochs, resume=args.resume)
 

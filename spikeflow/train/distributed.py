@@ -314,23 +314,27 @@ def task_loaders(
     generator: torch.Generator | None = None,
     test_batch_size: int = 256,
     num_samples: int | None = None,
+    collate_fn: Any = None,
 ) -> tuple[DataLoader, DataLoader]:
     """A CLI task's (train, test) loaders; ``batch_size`` is the global batch.
 
     One process (``ctx.distributed`` false): the train set shuffled by ``generator`` (a random
     subset of ``num_samples`` each epoch when given) and the test set in order, ``test_batch_size``
     at a time. Under a process group: :func:`loader`'s per-rank shares, the test set split across
-    ranks (``test_batch_size`` per rank).
+    ranks (``test_batch_size`` per rank). ``collate_fn`` goes to every DataLoader (e.g. padding
+    variable-length sequences per batch).
     """
     if ctx.distributed:
-        train = loader(train_set, batch_size, ctx, shuffle=True, seed=seed, num_samples=num_samples)
-        return train, loader(test_set, test_batch_size * ctx.world_size, ctx, shuffle=False)
+        train = loader(train_set, batch_size, ctx, shuffle=True, seed=seed, num_samples=num_samples,
+                       collate_fn=collate_fn)
+        return train, loader(test_set, test_batch_size * ctx.world_size, ctx, shuffle=False, collate_fn=collate_fn)
     if num_samples is None:
-        train = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator)
+        train = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator, collate_fn=collate_fn)
     else:
         sampler = RandomSampler(train_set, num_samples=num_samples, generator=generator)  # type: ignore[arg-type]
-        train = DataLoader(train_set, batch_size=batch_size, sampler=sampler, generator=generator)
-    return train, DataLoader(test_set, batch_size=test_batch_size, shuffle=False)
+        train = DataLoader(train_set, batch_size=batch_size, sampler=sampler, generator=generator,
+                           collate_fn=collate_fn)
+    return train, DataLoader(test_set, batch_size=test_batch_size, shuffle=False, collate_fn=collate_fn)
 
 
 @contextmanager
