@@ -97,14 +97,24 @@ class YinYangTask:
                                  "crossings, whose dt-grid jump 1/(I - threshold) is mostly error, otherwise "
                                  "destabilise training)")
         parser.add_argument("--clip", type=float, default=0.0, help="gradient-norm clipping (default 0: off)")
+        parser.add_argument("--distributed", action="store_true",
+                            help="[bptt; eventprop with --bump 0 --bump-output 0 --bump-label 0] data-parallel over "
+                                 "the processes torchrun starts (gloo on CPU, nccl on GPU); --batch-size is the "
+                                 "global batch")
 
     def run(self, args: argparse.Namespace) -> dict[str, Any]:
         if args.clip < 0:
             raise ValueError(f"--clip: expected a norm >= 0 (0: off), got {args.clip}")
-        with threads(args.threads):
-            return self._run(args)
+        if args.distributed and args.method == "eventprop" and max(args.bump, args.bump_output, args.bump_label) > 0:
+            raise ValueError("--distributed: eventprop's silent-neuron bumps (--bump, --bump-output, --bump-label) "
+                             "read each rank's own spikes, so the replicas' weights would drift apart; set all "
+                             "three to 0 or use --method bptt")
+        from ..train import distributed as sfd
 
-    def _run(self, args: argparse.Namespace) -> dict[str, Any]:
+        with sfd.session(args.distributed, args.device) as ctx, threads(args.threads):
+            return self._run(args, ctx)
+
+    def _run(self, args: argparse.Namespace, ctx: Any) -> dict[str, Any]:
         from ..data.yinyang import encode_raster, encode_times, yinyang
         from ..exact import LIFLayer
         from ..exact.losses import (
@@ -114,7 +124,7 @@ class YinYangTask:
             ttfs_correct,
             ttfs_cross_entropy,
         )
-        from ..train import Step, TensorBatches, Trainer
+        from ..train import Step, Trainer
 
         torch.manual_seed(args.seed)
         splits = {s: yinyang(s, limit=args.limit).tensors for s in ("train", "validation", "test")}
@@ -152,12 +162,28 @@ class YinYangTask:
         trainer = Trainer(
             model, optimizer, loss_fn, metric_fn, forward=forward, after_step=after_step,
             scheduler=torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay),
-            grad_clip=args.clip if args.clip > 0 else None,
+            grad_clip=args.clip if args.clip > 0 else None, distributed=ctx.distributed,
             **trainer_options(args, self.name, method=args.method, threads=args.threads))
-        train = TensorBatches(*data["train"], batch_size=args.batch_size, shuffle=True, generator=torch.Generator())
-        val = TensorBatches(*data["validation"], batch_size=500)
-        test = TensorBatches(*data["test"], batch_size=500)
+        train, val, test = batches(data, args.batch_size, ctx, args.seed)
         return trainer.fit(train, test, epochs=args.epochs, resume=args.resume, val_loader=val)
+
+
+def batches(data: dict[str, tuple[Tensor, Tensor]], batch_size: int, ctx: Any, seed: int) -> tuple[Any, Any, Any]:
+    """(train, validation, test) batches. One process: TensorBatches (train shuffled by a generator the
+    Trainer checkpoints). Under a process group: each rank's share of every global batch of
+    ``batch_size`` (a DistributedSampler seeded by ``seed``), validation and test split across ranks."""
+    from torch.utils.data import TensorDataset
+
+    from ..train import TensorBatches
+    from ..train import distributed as sfd
+
+    if not ctx.distributed:
+        return (TensorBatches(*data["train"], batch_size=batch_size, shuffle=True, generator=torch.Generator()),
+                TensorBatches(*data["validation"], batch_size=500), TensorBatches(*data["test"], batch_size=500))
+    train = sfd.loader(TensorDataset(*data["train"]), batch_size, ctx, shuffle=True, seed=seed)
+    val, test = (sfd.loader(TensorDataset(*data[s]), 500 * ctx.world_size, ctx, shuffle=False)
+                 for s in ("validation", "test"))
+    return train, val, test
 
 
 def _call(model: nn.Module, x: Tensor) -> Any:

@@ -4,6 +4,7 @@ multi-process run has a timeout."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -78,10 +79,61 @@ def test_torchrun_shd_distributed_equals_one_process_on_the_global_batch(shd_dir
 @pytest.mark.parametrize("argv,message", [
     (["shd", "--distributed"], "launch with torchrun"),
     (["spoken-digits", "--method", "eventprop", "--distributed"], "applies to --method bptt, not eventprop"),
+    (["yinyang", "--distributed"], "silent-neuron bumps (--bump, --bump-output, --bump-label)"),
 ])
 def test_task_distributed_refusals(shd_dir, tmp_path, capsys, monkeypatch, argv, message):
     from spikeflow.cli import main
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    assert main(["train", *argv, "--data-dir", str(shd_dir), "--out", str(tmp_path / "run")]) == 1
+    data = [] if argv[0] == "yinyang" else ["--data-dir", str(shd_dir)]
+    assert main(["train", *argv, *data, "--out", str(tmp_path / "run")]) == 1
     assert message in capsys.readouterr().err
+
+
+YY_SMALL = ["--limit", "32", "--hidden", "32", "--batch-size", "8", "--epochs", "2", "--dt", "1.0", "--threads", "1",
+            "--no-progress"]
+
+
+@pytest.mark.parametrize("method", [["--method", "bptt"],
+                                    ["--method", "eventprop", "--bump", "0", "--bump-label", "0"]])
+def test_torchrun_yinyang_distributed_equals_one_process_on_the_global_batch(method, tmp_path, monkeypatch):
+    from torch.utils.data import TensorDataset
+
+    import spikeflow.tasks.yinyang as yy
+    from spikeflow.cli import main
+    from spikeflow.train import TensorBatches, load_checkpoint
+    from spikeflow.train import distributed as sfd
+
+    two = tmp_path / "two"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "spikeflow",
+           "train", "yinyang", "--distributed", *method, *YY_SMALL, "--out", str(two)]
+    done = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    def one_replica(data, batch_size, ctx, seed):  # the same global batches as 2 DistributedSampler ranks
+        assert not ctx.distributed
+        return (sfd.loader(TensorDataset(*data["train"]), batch_size, ctx, seed=seed),
+                TensorBatches(*data["validation"], batch_size=500), TensorBatches(*data["test"], batch_size=500))
+
+    monkeypatch.setattr(yy, "batches", one_replica)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    torch_threads = torch.get_num_threads()
+    one = tmp_path / "one"
+    try:
+        assert main(["train", "yinyang", *method, *YY_SMALL, "--out", str(one)]) == 0
+    finally:
+        torch.set_num_threads(torch_threads)
+    got, want = (load_checkpoint(d / "checkpoint.pt") for d in (two, one))
+    assert got["world_size"] == 2 and want["world_size"] == 1 and got["epoch"] == want["epoch"] == 2
+    assert got["model"].keys() == want["model"].keys()
+    for key, value in want["model"].items():
+        torch.testing.assert_close(got["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    a, b = (json.loads((d / "metrics.json").read_text()) for d in (two, one))
+    for x, y in zip(a["history"], b["history"], strict=True):  # metrics summed over ranks: every sample once
+        for key in ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy", "test_loss",
+                    "test_accuracy"):
+            assert x[key] == pytest.approx(y[key], rel=1e-5, abs=1e-7), key
+    # the check can fail: epoch 2 moved the weights (checkpoint.prev.pt holds epoch 1's)
+    before = load_checkpoint(one / "checkpoint.prev.pt")
+    assert before["epoch"] == 1
+    assert any(not torch.allclose(before["model"][k], v, atol=1e-4) for k, v in want["model"].items())
