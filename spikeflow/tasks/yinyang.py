@@ -98,17 +98,12 @@ class YinYangTask:
                                  "destabilise training)")
         parser.add_argument("--clip", type=float, default=0.0, help="gradient-norm clipping (default 0: off)")
         parser.add_argument("--distributed", action="store_true",
-                            help="[bptt; eventprop with --bump 0 --bump-output 0 --bump-label 0] data-parallel over "
-                                 "the processes torchrun starts (gloo on CPU, nccl on GPU); --batch-size is the "
-                                 "global batch")
+                            help="data-parallel over the processes torchrun starts (gloo on CPU, nccl on GPU); "
+                                 "--batch-size is the global batch (eventprop's bumps see the global batch)")
 
     def run(self, args: argparse.Namespace) -> dict[str, Any]:
         if args.clip < 0:
             raise ValueError(f"--clip: expected a norm >= 0 (0: off), got {args.clip}")
-        if args.distributed and args.method == "eventprop" and max(args.bump, args.bump_output, args.bump_label) > 0:
-            raise ValueError("--distributed: eventprop's silent-neuron bumps (--bump, --bump-output, --bump-label) "
-                             "read each rank's own spikes, so the replicas' weights would drift apart; set all "
-                             "three to 0 or use --method bptt")
         from ..train import distributed as sfd
 
         with sfd.session(args.distributed, args.device) as ctx, threads(args.threads):
@@ -125,6 +120,7 @@ class YinYangTask:
             ttfs_cross_entropy,
         )
         from ..train import Step, Trainer
+        from ..train import distributed as sfd
 
         torch.manual_seed(args.seed)
         splits = {s: yinyang(s, limit=args.limit).tensors for s in ("train", "validation", "test")}
@@ -142,14 +138,16 @@ class YinYangTask:
             def metric_fn(out: Tensor, y: Tensor) -> Tensor:
                 return ttfs_correct(out, y).double().mean()
 
-            def after_step(step: Step) -> None:  # the silent-neuron remedies
-                hidden_times = step.result[1]
+            def after_step(step: Step) -> None:  # the silent-neuron remedies, on the global batch
+                hidden_times, outputs = sfd.all_gather_cat(step.result[1], math.inf), sfd.all_gather_cat(
+                    step.outputs, math.inf)
                 if args.bump > 0:
                     bump_silent(model.hidden.weight, hidden_times, args.bump)
                 if args.bump_output > 0:
-                    bump_silent(model.readout.weight, step.outputs, args.bump_output)
+                    bump_silent(model.readout.weight, outputs, args.bump_output)
                 if args.bump_label > 0:
-                    bump_silent_labels(model.readout.weight, step.outputs, step.targets, args.bump_label)
+                    bump_silent_labels(model.readout.weight, outputs, sfd.all_gather_cat(step.targets),
+                                       args.bump_label)
 
             forward = _call
         else:

@@ -461,6 +461,25 @@ def all_gather_object(obj: Any) -> list[Any]:
     return out
 
 
+def all_gather_cat(tensor: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """Every rank's ``tensor`` (detached) concatenated along dim 0 in rank order: the global batch of a
+    per-sample tensor, e.g. for a weight rule that must see the whole batch the same way on every
+    rank. The other dims may differ between ranks (e.g. a spike-slot count K): shorter ones are
+    padded with ``fill`` (``inf`` for spike times: no spike). Without a process group: ``tensor``."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return tensor
+    tensor = tensor.detach()
+    shapes = all_gather_object(tuple(tensor.shape))
+    if any(len(shape) != tensor.dim() for shape in shapes):
+        raise ValueError(f"tensor: expected the same number of dims on every rank, got shapes {shapes}")
+    full = [max(shape[d] for shape in shapes) for d in range(tensor.dim())]
+    padded = tensor.new_full(full, fill)
+    padded[tuple(slice(0, n) for n in tensor.shape)] = tensor
+    parts = [torch.empty_like(padded) for _ in shapes]
+    dist.all_gather(parts, padded.contiguous())
+    return torch.cat([part[: shape[0]] for part, shape in zip(parts, shapes)])
+
+
 def broadcast_object(obj: Any, src: int = 0) -> Any:
     """Rank ``src``'s ``obj`` on every rank (``obj`` itself without a process group)."""
     if not (dist.is_available() and dist.is_initialized()):

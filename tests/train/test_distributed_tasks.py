@@ -79,7 +79,7 @@ def test_torchrun_shd_distributed_equals_one_process_on_the_global_batch(shd_dir
 @pytest.mark.parametrize("argv,message", [
     (["shd", "--distributed"], "launch with torchrun"),
     (["spoken-digits", "--method", "eventprop", "--distributed"], "applies to --method bptt, not eventprop"),
-    (["yinyang", "--distributed"], "silent-neuron bumps (--bump, --bump-output, --bump-label)"),
+    (["yinyang", "--distributed"], "launch with torchrun"),
 ])
 def test_task_distributed_refusals(shd_dir, tmp_path, capsys, monkeypatch, argv, message):
     from spikeflow.cli import main
@@ -94,8 +94,8 @@ YY_SMALL = ["--limit", "32", "--hidden", "32", "--batch-size", "8", "--epochs", 
             "--no-progress"]
 
 
-@pytest.mark.parametrize("method", [["--method", "bptt"],
-                                    ["--method", "eventprop", "--bump", "0", "--bump-label", "0"]])
+@pytest.mark.parametrize("method", [["--method", "bptt"],  # eventprop: the silent-neuron bumps on the global batch
+                                    ["--method", "eventprop", "--bump", "0.05", "--bump-output", "0.05"]])
 def test_torchrun_yinyang_distributed_equals_one_process_on_the_global_batch(method, tmp_path, monkeypatch):
     from torch.utils.data import TensorDataset
 
