@@ -42,11 +42,25 @@ def _call(model: torch.nn.Module, x: Tensor) -> Any:
     return model(x)
 
 
-def train_eventprop(train_set: Any, test_set: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """spikeflow.exact: recurrent LIFLayer (EventProp) -> LIReadout, V cross-entropy, through the Trainer."""
+def train_eventprop(train_set: Any, test_set: Any, args: argparse.Namespace, ctx: Any = None) -> dict[str, Any]:
+    """spikeflow.exact: recurrent LIFLayer (EventProp) -> LIReadout, V cross-entropy, through the Trainer.
+
+    With ``args.distributed`` (under torchrun): DDP on each rank's share of every global batch; the
+    silent-neuron bump sees the spikes of the whole global batch (the same bump on every rank).
+    ``ctx``: the distributed session's Context when the caller opened it (else opened here)."""
+    from ..train import distributed as sfd
+
+    if ctx is not None:
+        return _train_eventprop(train_set, test_set, args, ctx)
+    with sfd.session(getattr(args, "distributed", False), args.device) as ctx:
+        return _train_eventprop(train_set, test_set, args, ctx)
+
+
+def _train_eventprop(train_set: Any, test_set: Any, args: argparse.Namespace, ctx: Any) -> dict[str, Any]:
     from ..exact import LIFLayer, LIReadout
     from ..exact.losses import bump_silent, max_voltage_cross_entropy, sum_exp_voltage_cross_entropy
     from ..train import CosineSchedule, Step, TensorBatches, Trainer, seed_everything
+    from ..train import distributed as sfd
 
     generator = seed_everything(args.seed)
     x_tr, y_tr = train_set.tensors
@@ -67,15 +81,21 @@ def train_eventprop(train_set: Any, test_set: Any, args: argparse.Namespace) -> 
         return accuracy_of(v.max(0).values if args.ep_loss == "max" else v.sum(0), y)
 
     def after_step(step: Step) -> None:
-        bump_silent(model.hidden.weight, step.result[1], 0.01)
+        bump_silent(model.hidden.weight, sfd.all_gather_cat(step.result[1], math.inf), 0.01)
 
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     trainer = Trainer(model, optimizer, loss_fn, metric_fn, forward=_call, after_step=after_step,
-                      scheduler=CosineSchedule(optimizer, args.epochs),
+                      scheduler=CosineSchedule(optimizer, args.epochs), distributed=ctx.distributed,
                       **trainer_options(args, "spoken-digits", method="eventprop", train_samples=len(y_tr),
                                         test_samples=len(y_te)))
-    train = TensorBatches(x_tr, y_tr, batch_size=args.batch_size, shuffle=True, generator=generator)
-    test = TensorBatches(x_te, y_te, batch_size=256)
+    if ctx.distributed:
+        from torch.utils.data import TensorDataset
+
+        train, test = sfd.task_loaders(TensorDataset(x_tr, y_tr), TensorDataset(x_te, y_te), args.batch_size, ctx,
+                                       seed=args.seed)
+    else:
+        train = TensorBatches(x_tr, y_tr, batch_size=args.batch_size, shuffle=True, generator=generator)
+        test = TensorBatches(x_te, y_te, batch_size=256)
     with threads(args.threads):
         return trainer.fit(train, test, epochs=args.epochs, resume=args.resume)
 
@@ -90,9 +110,6 @@ class SpokenDigitsTask:
         from ..data.spoken_digits import ACCENTS
 
         add_training(parser, epochs=20, out="runs/spoken-digits", hidden=128, lr=2e-3)
-        for action in parser._actions:  # noqa: SLF001 (argparse has no public query)
-            if action.dest == "distributed":
-                action.help = f"[bptt] {action.help}"
         parser.add_argument("--method", choices=("bptt", "eventprop"), default="bptt",
                             help="bptt (surrogate gradient, RLeaky; default) or eventprop (spikeflow.exact, "
                                  "recurrent LIFLayer)")
@@ -133,15 +150,16 @@ class SpokenDigitsTask:
                 raise ValueError(f"--{changed[0].replace('_', '-')}: an eventprop option, but --method is bptt")
         elif args.beta != 0.95 or args.in_scale != 1.0:
             raise ValueError("--beta / --in-scale: options of --method bptt, but --method is eventprop")
-        elif args.distributed:
-            raise ValueError("--distributed: applies to --method bptt, not eventprop (its after-step bump of silent "
-                             "neurons reads each rank's own spikes, so the replicas' weights would drift apart)")
         opts: dict[str, Any] = {"renditions": args.renditions, "max_variants": args.max_variants, "accents": accents}
-        train = spoken_digits("train", data_dir=args.data_dir, limit=args.limit, **opts)
-        test = spoken_digits("test", data_dir=args.data_dir, limit=args.limit, **opts)
-        if args.method == "eventprop":
-            return train_eventprop(train, test, args)
-        return train_surrogate(train, test, args, self.name)
+        from ..train import distributed as sfd
+
+        with sfd.session(args.distributed, args.device) as ctx:
+            with sfd.main_first(ctx):  # rank 0 generates the cached data, the other ranks then read it
+                train = spoken_digits("train", data_dir=args.data_dir, limit=args.limit, **opts)
+                test = spoken_digits("test", data_dir=args.data_dir, limit=args.limit, **opts)
+            if args.method == "eventprop":
+                return train_eventprop(train, test, args, ctx)
+            return train_surrogate(train, test, args, self.name, ctx=ctx)
 
 
 def register(tasks: dict) -> None:

@@ -88,15 +88,18 @@ def _with_mask(model: nn.Module, inputs: tuple[Tensor, Tensor]) -> Any:
     return model(*inputs)
 
 
-def train_surrogate(train_set: Any, test_set: Any, args: argparse.Namespace, name: str,
+def train_surrogate(train_set: Any, test_set: Any, args: argparse.Namespace, name: str, *, ctx: Any = None,
                     **info: Any) -> dict[str, Any]:
     """BPTT with a surrogate gradient on :class:`RecurrentClassifier` through the Trainer; the metrics.
 
     With ``args.distributed`` (under torchrun): DDP, each rank padding its own share of every global
     batch (the mask keeps the logits those of the unpadded sequences), metrics and files on rank 0.
+    ``ctx``: the distributed session's Context when the caller opened it (else opened here).
     """
     from ..train import distributed as sfd
 
+    if ctx is not None:
+        return _train_surrogate(train_set, test_set, args, name, ctx, **info)
     with sfd.session(getattr(args, "distributed", False), args.device) as ctx:
         return _train_surrogate(train_set, test_set, args, name, ctx, **info)
 
@@ -184,8 +187,12 @@ class TonicTask:
     def run(self, args: argparse.Namespace) -> dict[str, Any]:
         if args.max_shift < 0:
             raise ValueError(f"--max-shift: expected an int >= 0, got {args.max_shift}")
-        train, test = self.datasets(args)
-        return train_surrogate(train, test, args, self.name, data_dir=str(args.data_dir))
+        from ..train import distributed as sfd
+
+        with sfd.session(args.distributed, args.device) as ctx:
+            with sfd.main_first(ctx):  # rank 0 fills --cache-dir before the others read it
+                train, test = self.datasets(args)
+            return train_surrogate(train, test, args, self.name, ctx=ctx, data_dir=str(args.data_dir))
 
 
 def register(tasks: dict) -> None:

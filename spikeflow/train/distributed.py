@@ -357,6 +357,17 @@ def session(enabled: bool, device: str | torch.device | None = None) -> Iterator
         shutdown()
 
 
+@contextmanager
+def main_first(ctx: Context) -> Iterator[None]:
+    """Rank 0 runs the block first (e.g. building a data cache on disk), the other ranks after it
+    (reading what rank 0 wrote), so no two processes write the same files. One process: just runs."""
+    if ctx.distributed and not ctx.is_main:
+        barrier()
+    yield
+    if ctx.distributed and ctx.is_main:
+        barrier()
+
+
 # -- FSDP2 --------------------------------------------------------------------------------
 def is_sharded(model: nn.Module) -> bool:
     """True for a model that :func:`shard` (``fully_shard``) has sharded."""
@@ -477,7 +488,7 @@ def all_gather_cat(tensor: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
     padded[tuple(slice(0, n) for n in tensor.shape)] = tensor
     parts = [torch.empty_like(padded) for _ in shapes]
     dist.all_gather(parts, padded.contiguous())
-    return torch.cat([part[: shape[0]] for part, shape in zip(parts, shapes)])
+    return torch.cat([part[: shape[0]] for part, shape in zip(parts, shapes, strict=True)])
 
 
 def broadcast_object(obj: Any, src: int = 0) -> Any:

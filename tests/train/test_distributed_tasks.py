@@ -78,7 +78,7 @@ def test_torchrun_shd_distributed_equals_one_process_on_the_global_batch(shd_dir
 
 @pytest.mark.parametrize("argv,message", [
     (["shd", "--distributed"], "launch with torchrun"),
-    (["spoken-digits", "--method", "eventprop", "--distributed"], "applies to --method bptt, not eventprop"),
+    (["spoken-digits", "--method", "eventprop", "--distributed"], "launch with torchrun"),
     (["yinyang", "--distributed"], "launch with torchrun"),
 ])
 def test_task_distributed_refusals(shd_dir, tmp_path, capsys, monkeypatch, argv, message):
@@ -137,3 +137,51 @@ def test_torchrun_yinyang_distributed_equals_one_process_on_the_global_batch(met
     before = load_checkpoint(one / "checkpoint.prev.pt")
     assert before["epoch"] == 1
     assert any(not torch.allclose(before["model"][k], v, atol=1e-4) for k, v in want["model"].items())
+
+
+# a low --init-mean: sparse hidden firing, so the silent-neuron bump does happen (the test fails if
+# each rank bumped on its own spikes)
+SD_SMALL = ["--method", "eventprop", "--renditions", "1", "--max-variants", "2", "--accents", "en-us", "--hidden",
+            "16", "--batch-size", "4", "--epochs", "2", "--threads", "1", "--no-progress", "--init-mean", "0.02"]
+
+
+def test_torchrun_spoken_digits_eventprop_equals_one_process_on_the_global_batch(tmp_path, monkeypatch):
+    import shutil
+
+    from torch.utils.data import TensorDataset
+
+    import spikeflow.train as sft
+    from spikeflow.cli import main
+    from spikeflow.train import distributed as sfd
+    from spikeflow.train import load_checkpoint
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng")
+    data, two = tmp_path / "data", tmp_path / "two"  # an empty cache: rank 0 generates it, rank 1 then reads it
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "spikeflow",
+           "train", "spoken-digits", "--distributed", *SD_SMALL, "--data-dir", str(data), "--out", str(two)]
+    done = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    real = sft.TensorBatches
+
+    def one_replica(x, y, *, batch_size, shuffle=False, generator=None):  # 2 ranks' global batches
+        if not shuffle:
+            return real(x, y, batch_size=batch_size)
+        return sfd.loader(TensorDataset(x, y), batch_size, sfd.Context(), seed=0)
+
+    monkeypatch.setattr(sft, "TensorBatches", one_replica)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    torch_threads = torch.get_num_threads()
+    one = tmp_path / "one"
+    try:
+        assert main(["train", "spoken-digits", *SD_SMALL, "--data-dir", str(data), "--out", str(one)]) == 0
+    finally:
+        torch.set_num_threads(torch_threads)
+    got, want = (load_checkpoint(d / "checkpoint.pt") for d in (two, one))
+    assert got["world_size"] == 2 and want["world_size"] == 1 and got["epoch"] == want["epoch"] == 2
+    assert got["model"].keys() == want["model"].keys()
+    for key, value in want["model"].items():
+        torch.testing.assert_close(got["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    before = load_checkpoint(one / "checkpoint.prev.pt")["model"]
+    assert any(not torch.allclose(before[k], v, atol=1e-4) for k, v in want["model"].items())
