@@ -190,7 +190,9 @@ class TonicTask:
         from ..train import distributed as sfd
 
         with sfd.session(args.distributed, args.device) as ctx:
-            with sfd.main_first(ctx):  # rank 0 fills --cache-dir before the others read it
+            # rank 0 opens the data first (and the --cache-dir folder); tonic caches each sample's frames
+            # when first read, and within an epoch the ranks read different samples
+            with sfd.main_first(ctx):
                 train, test = self.datasets(args)
             return train_surrogate(train, test, args, self.name, ctx=ctx, data_dir=str(args.data_dir))
 
