@@ -88,6 +88,8 @@ def _train_eventprop(train_set: Any, test_set: Any, args: argparse.Namespace, ct
                       scheduler=CosineSchedule(optimizer, args.epochs), distributed=ctx.distributed,
                       **trainer_options(args, "spoken-digits", method="eventprop", train_samples=len(y_tr),
                                         test_samples=len(y_te)))
+    train: Any
+    test: Any
     if ctx.distributed:
         from torch.utils.data import TensorDataset
 
