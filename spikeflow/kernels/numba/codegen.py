@@ -55,6 +55,7 @@ def {name}(x, ckpt, prm, fl, iv, gs, gtr, lam, dprm, dx, sgbuf, sgc):
         lam_r = lam[{F}, lo:hi].copy()
 {load_acc}
         sc = np.empty((L, {NR}, n), dtype=x.dtype)
+        scr = np.empty((L, n), dtype=np.uint8)
         rr = np.empty(n, dtype=x.dtype)
         for c in range(c_hi - 1, c_lo - 1, -1):
             t0 = c * L
@@ -131,8 +132,9 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = Fa
 
     The backward recomputes each chunk from its checkpoint and keeps the state entering every
     step (the F fields, the reset signal r and, for winner-take-all, the winner mask) in a
-    span-private scratch [L, F + 1 (+ 1), n]; walking back, it evaluates the row again from that
-    state (the same operations, so the same u and b), then the step's adjoint."""
+    span-private scratch (r as one byte per neuron and step where it is 0 or 1); walking back,
+    it evaluates the row again from that state (the same operations, so the same u and b), then
+    the step's adjoint."""
     fields, carried, P = spec.fields, spec.carried, spec.kernel_params
     F = len(fields)
     consts = ["one", "zero", "ss", "sz", "ds", "dz"]
@@ -152,7 +154,11 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = Fa
     bk_params = ["n", "xt", *sc, "sr", *(["sw"] if wta else []), "gst", *gtr, *lam, "lam_r", "dxt", *prm, *acc,
                  "sgt", *consts, "nd", "sgc"]
     fwd_pre = ("nonfinite |= xt[k] - xt[k] != zero",)  # x - x is 0 for every finite x, NaN otherwise
-    re_pre = (*(f"sc_{f}[k] = st_{f}[k]" for f in fields), "sr[k] = rr[k]")
+    # r is 0 or 1 unless the model keeps its spike in a state field (given by the user at t = 0):
+    # then one byte per neuron and step instead of a row in the data's dtype
+    compact = spec.spike_field is None
+    re_pre = (*(f"sc_{f}[k] = st_{f}[k]" for f in fields), "sr[k] = rr[k] != zero" if compact else "sr[k] = rr[k]")
+    r_k = "rk" if compact else "sr[k]"
     re_extra = (["sw[k] = one if k == kb else zero"] if wta else []) + ["if ph == 1:", "    sgrow[k] = u - b"]
     outs = ", ".join(["u", "b", *(f"c_{f}" for f in carried)])
     vjp_in = ", ".join(["du", "db", *(f"lam_{f}[k]" if lean else f"(lam_{f}[k] + gtr_{f}[k])" for f in carried)])
@@ -160,9 +166,10 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = Fa
     sg = f"_sgf(sh, cr, {', '.join(f'sgc[{i}]' for i in range(_n_consts(formula)))})" if formula else "sgt[k]"
     bk_body = [
         "for k in range(n):",
-        f"    {outs} = _row(xt[k], {prev}, sr[k], {kparams}, ds, dz, one)",
+        *(["    rk = one if sr[k] != 0 else zero"] if compact else []),
+        f"    {outs} = _row(xt[k], {prev}, {r_k}, {kparams}, ds, dz, one)",
         *("    " + x for x in adjoint_lines(spec, "[k]", NUMBA_H, sg, "sw[k]" if wta else None, lean)),
-        f"    {vjp_out} = _row_vjp({vjp_in}, xt[k], {prev}, sr[k], {kparams}, ds, dz, one)",
+        f"    {vjp_out} = _row_vjp({vjp_in}, xt[k], {prev}, {r_k}, {kparams}, ds, dz, one)",
         "    dxt[k] = d_in",
         *(f"    lam_{f}[k] = d_{f}" for f in fields),
         *([] if lean else ["    lam_r[k] = nd * d_reset"]),
@@ -175,7 +182,8 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = Fa
         _SPAN.format(name="_re_span", args=", ".join(re_params), body=_step(spec, wta, None, re_extra, 4, re_pre)),
         _SPAN.format(name="_bk_span", args=", ".join(bk_params), body=_indent(bk_body, 4)),
     ]
-    rows_j = [f"sc[j, {i}]" for i in range(scratch_rows(spec, wta))]  # fields, r, [winner mask]
+    rows_j = [*(f"sc[j, {i}]" for i in range(F)), "scr[j]" if compact else f"sc[j, {F}]",
+              *([f"sc[j, {F + (0 if compact else 1)}]"] if wta else [])]  # fields, r, [winner mask]
     wta_bufs = [f"{w} = np.empty(n, dtype=x.dtype)" for w in wbuf]
     fwd = dict(
         F=F,
@@ -187,7 +195,7 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = Fa
         save_fin=_indent([f"fin[{i}, lo:hi] = st_{f}" for i, f in enumerate(fields)], 8),
     )
     bwd = dict(
-        F=F, NR=len(rows_j),
+        F=F, NR=scratch_rows(spec, wta),
         load=_indent([f"p_{p} = prm[{i}, lo:hi]" for i, p in enumerate(P)]
                      + [f"st_{f} = np.empty(n, dtype=x.dtype)" for f in fields] + wta_bufs, 8),
         load_lam=_indent([f"lam_{f} = lam[{i}, lo:hi].copy()" for i, f in enumerate(fields)], 8),
@@ -212,8 +220,9 @@ def driver_source(spec: ModelSpec, formula: str | None, pg: bool, wta: bool = Fa
 
 
 def scratch_rows(spec: ModelSpec, wta: bool) -> int:
-    """Rows per step of the backward's scratch: the state fields, r and the winner mask."""
-    return len(spec.fields) + 1 + int(wta)
+    """Rows per step of the backward's scratch in the data's dtype: the state fields, r (unless
+    it is kept as one byte) and the winner mask."""
+    return len(spec.fields) + int(spec.spike_field is not None) + int(wta)
 
 
 def _n_consts(formula: str | None) -> int:
