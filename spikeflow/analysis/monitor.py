@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ..neurons.base import NeuronBase
+from .hooks import HookSet
 
 
 def neuron_layers(model: nn.Module) -> list[str]:
@@ -76,7 +77,7 @@ def _cat(parts: list[Tensor], what: str) -> Tensor:
                          f"dimension; use .calls(...) for the list") from err
 
 
-class Monitor:
+class Monitor(HookSet):
     """Context manager recording the outputs (and optionally neuron states) of chosen layers.
 
     model:  any ``nn.Module`` (typically ``sf.Sequential``).
@@ -105,7 +106,7 @@ class Monitor:
         self._states: dict[str, list[dict[str, Tensor]]] = {name: [] for name in self.layers}
         self._asked: dict[str, list[bool]] = {name: [] for name in self.layers}
         self._folded: dict[int, list[tuple[int, int] | None]] = {}
-        self._handles: list[Any] = []
+        super().__init__()
 
     # -- hooks --------------------------------------------------------------------------
     def _keep(self, t: Tensor) -> Tensor:
@@ -159,37 +160,25 @@ class Monitor:
 
         return pre, post
 
-    def __enter__(self) -> Monitor:
-        if self._handles:
-            raise RuntimeError("Monitor: already active (a monitor can be entered once at a time)")
-        try:
-            from ..layers.sequential import Sequential, is_stateful
+    def _attach(self) -> None:
+        from ..layers.sequential import Sequential, is_stateful
 
-            watched = {id(m) for m in self.layers.values()}
-            for parent in self.model.modules():
-                if isinstance(parent, Sequential):
-                    kids = [c for c in parent if id(c) in watched and not is_stateful(c)]
-                    if kids:
-                        pre, post = self._parent_hooks(kids)
-                        self._handles.append(parent.register_forward_pre_hook(pre))
-                        self._handles.append(parent.register_forward_hook(post))
-            for name, module in self.layers.items():
-                if self.record_states and isinstance(module, NeuronBase):
-                    self._handles.append(module.register_forward_pre_hook(self._pre_hook(name), with_kwargs=True))
-                self._handles.append(module.register_forward_hook(self._post_hook(name), with_kwargs=True))
-        except BaseException:
-            self.remove()
-            raise
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.remove()
+        watched = {id(m) for m in self.layers.values()}
+        for parent in self.model.modules():
+            if isinstance(parent, Sequential):
+                kids = [c for c in parent if id(c) in watched and not is_stateful(c)]
+                if kids:
+                    pre, post = self._parent_hooks(kids)
+                    self._handles.append(parent.register_forward_pre_hook(pre))
+                    self._handles.append(parent.register_forward_hook(post))
+        for name, module in self.layers.items():
+            if self.record_states and isinstance(module, NeuronBase):
+                self._handles.append(module.register_forward_pre_hook(self._pre_hook(name), with_kwargs=True))
+            self._handles.append(module.register_forward_hook(self._post_hook(name), with_kwargs=True))
 
     def remove(self) -> None:
         """Remove every hook this monitor added (``__exit__`` calls it)."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+        super().remove()
         for stack in self._asked.values():
             stack.clear()
         self._folded.clear()

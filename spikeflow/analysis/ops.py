@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from ..neurons.base import NeuronBase
 from ..neurons.recurrent import _Recurrent
+from .hooks import HookSet
 
 SYNAPSES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 SPIKE_FIELDS = ("s", "z")  # state fields that hold the last spike (a bit), not a real value
@@ -119,7 +120,7 @@ def _recurrent_counts(module: _Recurrent, out: Tensor, state0: Any) -> tuple[flo
     return float(events @ nonzero_v), float(t * b * n), binary
 
 
-class OpCounter:
+class OpCounter(HookSet):
     """Context manager counting the operations of every synapse and neuron module of ``model``.
 
         with OpCounter(net) as ops:
@@ -148,7 +149,7 @@ class OpCounter:
             params, nbytes = _param_memory(m)
             kind = "neuron" if isinstance(m, NeuronBase) else "synapse"
             self.records[name] = LayerOps(name, type(m).__name__, kind, params=params, param_bytes=nbytes)
-        self._handles: list[Any] = []
+        super().__init__()
 
     def _synapse_hook(self, name: str):  # type: ignore[no-untyped-def]
         def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
@@ -201,27 +202,12 @@ class OpCounter:
 
         return hook
 
-    def __enter__(self) -> OpCounter:
-        if self._handles:
-            raise RuntimeError("OpCounter: already active")
-        try:
-            for name, m in self._modules.items():
-                if isinstance(m, NeuronBase):
-                    self._handles.append(m.register_forward_hook(self._neuron_hook(name), with_kwargs=True))
-                else:
-                    self._handles.append(m.register_forward_pre_hook(self._synapse_hook(name)))
-        except BaseException:
-            self.remove()
-            raise
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.remove()
-
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+    def _attach(self) -> None:
+        for name, m in self._modules.items():
+            if isinstance(m, NeuronBase):
+                self._handles.append(m.register_forward_hook(self._neuron_hook(name), with_kwargs=True))
+            else:
+                self._handles.append(m.register_forward_pre_hook(self._synapse_hook(name)))
 
     @property
     def layers(self) -> list[LayerOps]:
