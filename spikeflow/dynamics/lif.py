@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .options import SpikeOptions
 from .spec import ModelSpec, register
-from .spiking import delayed_reset_signal, fire, quantize_membrane, same_step_reset
+from .spiking import delayed_reset_signal, fire, quantize_membrane, reset_fire, same_step_reset
 
 
 class LeakyState(NamedTuple):
@@ -116,11 +116,7 @@ def synaptic_step(
     r = delayed_reset_signal(state.v, threshold, opts)
     i = alpha * state.i + x
     v = beta * state.v + i
-    if r is not None:
-        v = v - r * threshold if opts.reset == "subtract" else v * (1 - r)
-    v = quantize_membrane(v, opts)
-    spikes = fire(v, threshold, opts)
-    v = same_step_reset(v, spikes, threshold, opts)
+    spikes, v = reset_fire(v, r, threshold, opts)
     return spikes * graded, SynapticState(i, v)
 
 

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .options import SpikeOptions
 from .spec import ModelSpec, register
-from .spiking import delayed_reset_signal, fire, quantize_membrane, same_step_reset
+from .spiking import delayed_reset_signal, reset_fire
 
 
 class RLeakyState(NamedTuple):
@@ -55,11 +55,7 @@ def rleaky_step(
     """
     r = delayed_reset_signal(state.v, threshold, opts)
     v = beta * state.v + x + recurrent_input(state.s, weight, bias, v_scale)
-    if r is not None:
-        v = v - r * threshold if opts.reset == "subtract" else v * (1 - r)
-    v = quantize_membrane(v, opts)
-    spikes = fire(v, threshold, opts)
-    v = same_step_reset(v, spikes, threshold, opts)
+    spikes, v = reset_fire(v, r, threshold, opts)
     out = spikes * graded
     return out, RLeakyState(out, v)
 
@@ -84,11 +80,7 @@ def rsynaptic_step(
     r = delayed_reset_signal(state.v, threshold, opts)
     i = alpha * state.i + x + recurrent_input(state.s, weight, bias, v_scale)
     v = beta * state.v + i
-    if r is not None:
-        v = v - r * threshold if opts.reset == "subtract" else v * (1 - r)
-    v = quantize_membrane(v, opts)
-    spikes = fire(v, threshold, opts)
-    v = same_step_reset(v, spikes, threshold, opts)
+    spikes, v = reset_fire(v, r, threshold, opts)
     out = spikes * graded
     return out, RSynapticState(out, i, v)
 

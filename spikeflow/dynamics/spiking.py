@@ -57,3 +57,14 @@ def same_step_reset(v: Tensor, spikes: Tensor, threshold: Tensor, opts: SpikeOpt
     if opts.reset == "subtract":
         return v - s * threshold
     return v * (1 - s)
+
+
+def reset_fire(v: Tensor, r: Tensor | None, threshold: Tensor, opts: SpikeOptions) -> tuple[Tensor, Tensor]:
+    """The end of a step whose membrane v holds the whole update: the delayed reset
+    v - R thr (subtract) or v (1 - R) (zero) when r is not None, state quantization, firing and the
+    same-step reset. Returns (spikes, v)."""
+    if r is not None:
+        v = v - r * threshold if opts.reset == "subtract" else v * (1 - r)
+    v = quantize_membrane(v, opts)
+    spikes = fire(v, threshold, opts)
+    return spikes, same_step_reset(v, spikes, threshold, opts)
