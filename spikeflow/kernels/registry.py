@@ -7,6 +7,7 @@ of reasons it refuses a call.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from typing import Any, ClassVar
@@ -19,6 +20,12 @@ from . import reference
 from .call import KernelCall
 
 _FLOATS = frozenset({torch.float32, torch.float64})
+
+
+@functools.cache
+def installed(package: str) -> bool:
+    """Whether ``package`` can be imported (looked up once per process: every call asks)."""
+    return importlib.util.find_spec(package) is not None
 
 
 class NoKernelError(ValueError):
@@ -43,7 +50,12 @@ class Kernel:
     def models(self) -> frozenset[str]:
         if self.MODELS is not None:
             return self.MODELS
-        return frozenset(n for n, s in MODELS.items() if s.fusable or not self.FUSED_ROWS)
+        key = tuple(MODELS.values())
+        cached = self.__dict__.get("_models")
+        if cached is None or cached[0] != key:  # a model registered since: derive again
+            cached = key, frozenset(n for n, s in MODELS.items() if s.fusable or not self.FUSED_ROWS)
+            self.__dict__["_models"] = cached
+        return cached[1]
 
     def not_supported_reasons(self, call: KernelCall) -> list[str]:
         reasons = []
@@ -59,7 +71,7 @@ class Kernel:
             reasons.append("winner-take-all inhibition is " + ("required" if self.INHIBITION else "not supported"))
         if not self.UNDER_COMPILE and torch.compiler.is_compiling():
             reasons.append("torch.compile is tracing (compiled kernels cannot be traced)")
-        if self.NEEDS_NUMBA and importlib.util.find_spec("numba") is None:
+        if self.NEEDS_NUMBA and not installed("numba"):
             reasons.append("numba is not installed")
         if self.BACKEND != "reference" and call.opts is not None and getattr(call.opts, "state_quant", None):
             reasons.append("state quantization (opts.state_quant) rounds the membrane inside each step; only the "
@@ -132,7 +144,7 @@ class TritonScan(Kernel):
 
     def not_supported_reasons(self, call: KernelCall) -> list[str]:
         reasons = super().not_supported_reasons(call)
-        if importlib.util.find_spec("triton") is None:
+        if not installed("triton"):
             return [*reasons, "triton is not installed"]
         x = call.x
         if not x.is_cuda and (x.device.type != "cpu" or os.environ.get("TRITON_INTERPRET") != "1"):

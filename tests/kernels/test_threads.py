@@ -74,3 +74,40 @@ def test_every_fused_model_is_thread_count_independent(monkeypatch: pytest.Monke
         results.append((out, *state, *grads))
     for a, b in zip(*results, strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("m,threads,dtype", [
+    (16384, 1, torch.float32), (16384, 2, torch.float32), (5000, 2, torch.float32), (5000, 2, torch.float64),
+    (100, 2, torch.float32), (10, 1, torch.float64), (2049, 1, torch.float32),
+])
+def test_neuron_blocks_are_balanced_and_cache_sized(m: int, threads: int, dtype: torch.dtype) -> None:
+    """Blocks hold a multiple of 64 neurons, at most SPAN_BYTES of one row (the backward's working
+    set stays in L2), cover every neuron, and every thread gets the same number of them."""
+    from spikeflow.kernels._cpu_util import BLOCK
+    from spikeflow.kernels.numba import driver
+
+    x = torch.zeros(3, m, dtype=dtype)
+    blk, _ = driver._span(x, m, threads, False)
+    nblocks = -(-m // blk)
+    assert blk % BLOCK == 0 and blk * x.element_size() <= max(driver.SPAN_BYTES, BLOCK * x.element_size())
+    assert (nblocks - 1) * blk < m <= nblocks * blk
+    if m > BLOCK * threads:
+        assert nblocks % threads == 0
+
+
+@pytest.mark.parametrize("model", ["leaky", "synaptic"])
+def test_results_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPatch, model: str) -> None:
+    from spikeflow.kernels.numba import driver
+
+    gen = torch.Generator().manual_seed(5)
+    x = (torch.randn(30, 3, 70, generator=gen) + 0.3).requires_grad_()  # 210 neurons
+    results = []
+    for span_bytes in (driver.SPAN_BYTES, 256):  # one block, then blocks of 64 neurons
+        monkeypatch.setattr(driver, "SPAN_BYTES", span_bytes)
+        neuron = (sf.Leaky(beta=0.9, learn_beta=True, backend="cpu") if model == "leaky"
+                  else sf.Synaptic(alpha=0.8, beta=0.9, learn_beta=True, backend="cpu"))
+        spikes, _ = neuron(x)
+        grads = torch.autograd.grad(spikes.sum(), [x, neuron.beta])
+        results.append((spikes, *grads))
+    for a, b in zip(*results, strict=True):
+        assert torch.equal(a, b)
