@@ -78,7 +78,7 @@ def test_every_fused_model_is_thread_count_independent(monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize("m,threads,dtype", [
     (16384, 1, torch.float32), (16384, 2, torch.float32), (5000, 2, torch.float32), (5000, 2, torch.float64),
-    (100, 2, torch.float32), (10, 1, torch.float64), (2049, 1, torch.float32),
+    (100, 2, torch.float32), (10, 1, torch.float64), (2049, 1, torch.float32), (0, 2, torch.float32),
 ])
 def test_neuron_blocks_are_balanced_and_cache_sized(m: int, threads: int, dtype: torch.dtype) -> None:
     """Blocks hold a multiple of 64 neurons, at most SPAN_BYTES of one row (the backward's working
@@ -90,7 +90,7 @@ def test_neuron_blocks_are_balanced_and_cache_sized(m: int, threads: int, dtype:
     blk, _ = driver._span(x, m, threads, False)
     nblocks = -(-m // blk)
     assert blk % BLOCK == 0 and blk * x.element_size() <= max(driver.SPAN_BYTES, BLOCK * x.element_size())
-    assert (nblocks - 1) * blk < m <= nblocks * blk
+    assert (nblocks - 1) * blk < m <= nblocks * blk or m == 0
     if m > BLOCK * threads:
         assert nblocks % threads == 0
 

@@ -43,8 +43,8 @@ def _span(x: Tensor, m: int, threads: int, wta: bool) -> tuple[int, int]:
     if not wta:
         cap = max(BLOCK, SPAN_BYTES // x.element_size() // BLOCK * BLOCK)
         per_thread = math.ceil(m / max(1, threads))
-        nblocks = max(1, threads) * math.ceil(per_thread / cap)
-        return math.ceil(math.ceil(m / nblocks) / BLOCK) * BLOCK, 0
+        nblocks = max(1, threads) * max(1, math.ceil(per_thread / cap))
+        return max(BLOCK, math.ceil(math.ceil(m / nblocks) / BLOCK) * BLOCK), 0  # m = 0: one empty block
     nf = m // max(1, x.shape[1]) if x.dim() > 1 else 1
     return -(-x.shape[1] // threads) * nf if x.dim() > 1 else m, max(1, nf)
 
