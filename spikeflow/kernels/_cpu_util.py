@@ -115,8 +115,3 @@ def big_buffer(shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
     huge pages on large arrays: first touch costs a few 2 MB faults instead of one 4 kB fault
     per page (a fresh [T, M] buffer is allocated on every call)."""
     return torch.from_numpy(np.empty(shape, dtype=np.float32 if dtype == torch.float32 else np.float64))
-
-
-def one_zero(dt: torch.dtype) -> tuple[Any, Any]:
-    npd = np.float32 if dt == torch.float32 else np.float64
-    return npd(1), npd(0)
