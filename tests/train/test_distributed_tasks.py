@@ -30,18 +30,45 @@ def shd_dir(tmp_path_factory):
     return write_tiny_tonic(tmp_path_factory.mktemp("events"), samples=8)
 
 
+def torchrun(argv: list[str], out) -> None:
+    """``spikeflow train *argv --distributed --out out`` in 2 CPU processes (gloo), with a timeout."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "spikeflow",
+           "train", *argv, "--distributed", "--out", str(out)]
+    done = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def in_process(argv: list[str], out, monkeypatch) -> None:
+    """``spikeflow train *argv --out out`` in this process (one replica), torch's thread count kept."""
+    from spikeflow.cli import main
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    torch_threads = torch.get_num_threads()
+    try:
+        assert main(["train", *argv, "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(torch_threads)
+
+
+def same_weights(two, one) -> dict:
+    """The 2-process run's final weights equal the one-process run's (after 2 epochs); returns the latter."""
+    from spikeflow.train import load_checkpoint
+
+    got, want = (load_checkpoint(d / "checkpoint.pt") for d in (two, one))
+    assert got["world_size"] == 2 and want["world_size"] == 1 and got["epoch"] == want["epoch"] == 2
+    assert got["model"].keys() == want["model"].keys()
+    for key, value in want["model"].items():
+        torch.testing.assert_close(got["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    return want
+
+
 def test_torchrun_shd_distributed_equals_one_process_on_the_global_batch(shd_dir, tmp_path, monkeypatch):
     from torch.utils.data import DataLoader
 
-    from spikeflow.cli import main
     from spikeflow.train import distributed as sfd
-    from spikeflow.train import load_checkpoint
 
-    two = tmp_path / "two"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "spikeflow",
-           "train", "shd", "--data-dir", str(shd_dir), "--distributed", *SHD_SMALL, "--out", str(two)]
-    done = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
-    assert done.returncode == 0, done.stderr[-3000:]
+    two, one = tmp_path / "two", tmp_path / "one"
+    torchrun(["shd", "--data-dir", str(shd_dir), *SHD_SMALL], two)
     assert sorted(p.name for p in two.iterdir()) == ["checkpoint.prev.pt", "checkpoint.pt", "metrics.json"]
 
     # One process on the same global batches: DistributedSampler's rank r takes every 2nd index of
@@ -53,19 +80,9 @@ def test_torchrun_shd_distributed_equals_one_process_on_the_global_batch(shd_dir
                 DataLoader(test_set, batch_size=256, collate_fn=collate_fn))
 
     monkeypatch.setattr(sfd, "task_loaders", one_replica)
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
-    torch_threads = torch.get_num_threads()
-    one = tmp_path / "one"
-    try:
-        assert main(["train", "shd", "--data-dir", str(shd_dir), *SHD_SMALL, "--out", str(one)]) == 0
-    finally:
-        torch.set_num_threads(torch_threads)
+    in_process(["shd", "--data-dir", str(shd_dir), *SHD_SMALL], one, monkeypatch)
 
-    got, want = (load_checkpoint(d / "checkpoint.pt") for d in (two, one))
-    assert got["world_size"] == 2 and want["world_size"] == 1 and got["epoch"] == want["epoch"] == 2
-    assert got["model"].keys() == want["model"].keys()
-    for key, value in want["model"].items():
-        torch.testing.assert_close(got["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    want = same_weights(two, one)
     # the check can fail: training moved the weights away from their (seeded, shared) start
     from spikeflow.tasks.tonic_tasks import RecurrentClassifier
     from spikeflow.train import seed_everything
@@ -100,15 +117,11 @@ def test_torchrun_yinyang_distributed_equals_one_process_on_the_global_batch(met
     from torch.utils.data import TensorDataset
 
     import spikeflow.tasks.yinyang as yy
-    from spikeflow.cli import main
     from spikeflow.train import TensorBatches, load_checkpoint
     from spikeflow.train import distributed as sfd
 
-    two = tmp_path / "two"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "spikeflow",
-           "train", "yinyang", "--distributed", *method, *YY_SMALL, "--out", str(two)]
-    done = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
-    assert done.returncode == 0, done.stderr[-3000:]
+    two, one = tmp_path / "two", tmp_path / "one"
+    torchrun(["yinyang", *method, *YY_SMALL], two)
 
     def one_replica(data, batch_size, ctx, seed):  # the same global batches as 2 DistributedSampler ranks
         assert not ctx.distributed
@@ -116,18 +129,8 @@ def test_torchrun_yinyang_distributed_equals_one_process_on_the_global_batch(met
                 TensorBatches(*data["validation"], batch_size=500), TensorBatches(*data["test"], batch_size=500))
 
     monkeypatch.setattr(yy, "batches", one_replica)
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
-    torch_threads = torch.get_num_threads()
-    one = tmp_path / "one"
-    try:
-        assert main(["train", "yinyang", *method, *YY_SMALL, "--out", str(one)]) == 0
-    finally:
-        torch.set_num_threads(torch_threads)
-    got, want = (load_checkpoint(d / "checkpoint.pt") for d in (two, one))
-    assert got["world_size"] == 2 and want["world_size"] == 1 and got["epoch"] == want["epoch"] == 2
-    assert got["model"].keys() == want["model"].keys()
-    for key, value in want["model"].items():
-        torch.testing.assert_close(got["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    in_process(["yinyang", *method, *YY_SMALL], one, monkeypatch)
+    want = same_weights(two, one)
     a, b = (json.loads((d / "metrics.json").read_text()) for d in (two, one))
     for x, y in zip(a["history"], b["history"], strict=True):  # metrics summed over ranks: every sample once
         for key in ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy", "test_loss",
@@ -151,17 +154,13 @@ def test_torchrun_spoken_digits_eventprop_equals_one_process_on_the_global_batch
     from torch.utils.data import TensorDataset
 
     import spikeflow.train as sft
-    from spikeflow.cli import main
     from spikeflow.train import distributed as sfd
     from spikeflow.train import load_checkpoint
 
     if shutil.which("espeak-ng") is None:
         pytest.skip("needs espeak-ng")
-    data, two = tmp_path / "data", tmp_path / "two"  # an empty cache: rank 0 generates it, rank 1 then reads it
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "spikeflow",
-           "train", "spoken-digits", "--distributed", *SD_SMALL, "--data-dir", str(data), "--out", str(two)]
-    done = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=TIMEOUT)
-    assert done.returncode == 0, done.stderr[-3000:]
+    data, two, one = tmp_path / "data", tmp_path / "two", tmp_path / "one"  # an empty cache: rank 0 generates it,
+    torchrun(["spoken-digits", *SD_SMALL, "--data-dir", str(data)], two)  # rank 1 then reads it
 
     real = sft.TensorBatches
 
@@ -171,17 +170,7 @@ def test_torchrun_spoken_digits_eventprop_equals_one_process_on_the_global_batch
         return sfd.loader(TensorDataset(x, y), batch_size, sfd.Context(), seed=0)
 
     monkeypatch.setattr(sft, "TensorBatches", one_replica)
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
-    torch_threads = torch.get_num_threads()
-    one = tmp_path / "one"
-    try:
-        assert main(["train", "spoken-digits", *SD_SMALL, "--data-dir", str(data), "--out", str(one)]) == 0
-    finally:
-        torch.set_num_threads(torch_threads)
-    got, want = (load_checkpoint(d / "checkpoint.pt") for d in (two, one))
-    assert got["world_size"] == 2 and want["world_size"] == 1 and got["epoch"] == want["epoch"] == 2
-    assert got["model"].keys() == want["model"].keys()
-    for key, value in want["model"].items():
-        torch.testing.assert_close(got["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    in_process(["spoken-digits", *SD_SMALL, "--data-dir", str(data)], one, monkeypatch)
+    want = same_weights(two, one)
     before = load_checkpoint(one / "checkpoint.prev.pt")["model"]
     assert any(not torch.allclose(before[k], v, atol=1e-4) for k, v in want["model"].items())
