@@ -147,11 +147,16 @@ def state_locality(rank: int) -> dict[str, bool]:
     return result
 
 
-def worker(rank: int, world: int, folder: str) -> None:
+def join_group(rank: int, world: int, folder: str) -> None:
+    """One thread, torchrun's environment variables, and the gloo group through a file in ``folder``."""
     torch.set_num_threads(1)
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=60))
+
+
+def worker(rank: int, world: int, folder: str) -> None:
+    join_group(rank, world, folder)
     try:
         ctx = sfd.context()
         model = sfd.wrap(mlp(), ctx)
@@ -250,10 +255,7 @@ def task_worker(rank: int, world: int, folder: str) -> None:
 
     from torch.utils.data import TensorDataset
 
-    torch.set_num_threads(1)
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
-    dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=60))
+    join_group(rank, world, folder)
     try:
         ctx = sfd.context()
         # spiking CNN under DDP, through the loaders every CLI task uses

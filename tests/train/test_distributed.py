@@ -151,13 +151,20 @@ def _assert_close_states(got: dict, expected: dict, what: str) -> None:
         torch.testing.assert_close(got[key], value, rtol=1e-7, atol=1e-10, msg=f"{what}: {key}")
 
 
-def test_ddp_spiking_cnn_equals_one_process_on_the_global_batch(task_results):
+def _one_process_state(make_trainer, model) -> dict:
+    """The state after 2 epochs of one process on the global batches the 2 DDP ranks shared."""
     import ddp_workers
 
     x, y = ddp_workers.conv_data()
-    reference = ddp_workers.conv_trainer(ddp_workers.conv_model(), distributed=False)
+    reference = make_trainer(model, distributed=False)
     reference.fit(_GlobalBatches(x, y, ddp_workers.CONV_BATCH, seed=9), None, epochs=2)
-    expected = reference.model.state_dict()
+    return reference.model.state_dict()
+
+
+def test_ddp_spiking_cnn_equals_one_process_on_the_global_batch(task_results):
+    import ddp_workers
+
+    expected = _one_process_state(ddp_workers.conv_trainer, ddp_workers.conv_model())
     for rank in range(2):
         _assert_close_states(task_results[rank]["conv"], expected, f"rank {rank}")
     assert not torch.allclose(ddp_workers.conv_model().state_dict()["0.weight"], expected["0.weight"])
@@ -166,10 +173,7 @@ def test_ddp_spiking_cnn_equals_one_process_on_the_global_batch(task_results):
 def test_ddp_batchnorm_uses_the_global_batch_statistics_on_cpu(task_results):
     import ddp_workers
 
-    x, y = ddp_workers.conv_data()
-    reference = ddp_workers.bn_trainer(ddp_workers.bn_model(), distributed=False)
-    reference.fit(_GlobalBatches(x, y, ddp_workers.CONV_BATCH, seed=9), None, epochs=2)
-    expected = reference.model.state_dict()
+    expected = _one_process_state(ddp_workers.bn_trainer, ddp_workers.bn_model())
     for rank in range(2):
         assert task_results[rank]["bn_types"] == ["GlobalBatchNorm"]  # torch's SyncBatchNorm is CUDA-only
         _assert_close_states(task_results[rank]["bn"], expected, f"rank {rank}")  # running stats included
