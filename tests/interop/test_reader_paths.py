@@ -83,12 +83,7 @@ def test_native_path_is_found_when_one_hdf5_is_loaded(tmp_path, monkeypatch) -> 
 @pytest.mark.parametrize("mutation", sorted(MUTATIONS))
 def test_malformed_files_refused_by_the_h5py_path_too(tmp_path, monkeypatch, mutation: str) -> None:
     monkeypatch.setenv("SPIKEFLOW_NIR_NATIVE", "0")
-    path = _good(tmp_path / "bad.nir")
-    with h5py.File(path, "r+") as f:
-        MUTATIONS[mutation](f, path)
-    with pytest.raises(ValueError) as info:
-        load_nir(path)
-    assert str(path) in str(info.value)
+    test_malformed.test_malformed_file_gives_a_value_error_naming_the_file(tmp_path, mutation)
 
 
 @pytest.mark.parametrize("how,where", CORRUPTIONS)
