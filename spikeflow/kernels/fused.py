@@ -18,7 +18,6 @@ import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -53,35 +52,9 @@ def initial_reset(spec: ModelSpec, cfg: StaticConfig, fields: list[Tensor], kp: 
         return fields[spec.fields.index(spec.spike_field)]
     if not spec.spiking:
         return torch.zeros_like(fields[0])
-    v0 = fields[spec.fields.index(spec.membrane)]
-    return (v0 > kp[spec.kernel_params.index("threshold")]).to(v0.dtype)
-
-
-def state_rows(spec: ModelSpec, fields: list[Tensor], kp: list[Tensor], fshape: torch.Size, m: int,
-               dtype: torch.dtype, device: torch.device | str = "cpu") -> Tensor:
-    """The state as drivers read it: [F + 1, M], the fields and r entering step 0 (the values of
-    ``initial_reset``), written in place."""
-    out = torch.empty((len(fields) + 1, m), dtype=dtype, device=device)
-    rows, value, lib = _row_writer(out, fshape)
-    for i, t in enumerate(fields):
-        rows[i] = value(t)
-    r0 = rows[len(fields)]
-    if spec.spike_field is not None:
-        r0[...] = value(fields[spec.fields.index(spec.spike_field)])
-    elif not spec.spiking:
-        r0[...] = 0
-    else:  # H(v0 - thr) written in the data's dtype (a bool tensor and .to() cost 10x more)
-        r0[...] = value(fields[spec.fields.index(spec.membrane)])
-        lib.greater(r0, value(kp[spec.kernel_params.index("threshold")]), out=r0)
-    return out
-
-
-def _row_writer(out: Tensor, fshape: torch.Size) -> tuple[Any, Any, Any]:
-    """(out as [R, *fshape], tensor -> assignable value, numpy or torch): numpy on CPU, where a
-    broadcast row copy costs ~1 us against torch's ~5 us (several per layer call)."""
-    if out.device.type == "cpu":
-        return out.numpy().reshape(out.shape[0], *fshape), lambda t: t.detach().numpy(), np
-    return out.view(out.shape[0], *fshape), lambda t: t.detach(), torch
+    v0 = fields[spec.fields.index(spec.membrane)].detach()
+    # v0 - thr > 0 exactly when v0 > thr; gt_ keeps the float dtype (a bool and .to() cost 4x more)
+    return (v0 - kp[spec.kernel_params.index("threshold")].detach()).gt_(0)
 
 
 def torch_scan(spec: ModelSpec, cfg: StaticConfig, x: Tensor, fields: list[Tensor], kp: list[Tensor]
@@ -217,11 +190,13 @@ def run_scan(call: KernelCall, driver: Driver) -> tuple[Tensor, Any]:
 
 def flat_rows(tensors: list[Tensor], fshape: torch.Size, m: int, dtype: torch.dtype,
               device: torch.device | str = "cpu") -> Tensor:
-    """Scalars / per-neuron / per-sample tensors broadcast to [len, M]."""
+    """Scalars / per-neuron / per-sample tensors broadcast to [len, M] (on CPU through numpy: a
+    broadcast row copy costs ~1 us there against torch's ~5 us, several per layer call)."""
     out = torch.empty((len(tensors), m), dtype=dtype, device=device)
-    rows, value, _ = _row_writer(out, fshape)
+    cpu = out.device.type == "cpu"
+    rows = out.numpy().reshape(len(tensors), *fshape) if cpu else out.view(len(tensors), *fshape)
     for i, t in enumerate(tensors):
-        rows[i] = value(t)
+        rows[i] = t.detach().numpy() if cpu else t.detach()
     return out
 
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from .._cpu_util import BLOCK, KERNEL_LOCK, big_buffer, heaviside, kernel_threads
-from ..fused import NonFiniteInput, Plan, flat_rows, incoming, numel_steps, state_rows
+from ..fused import NonFiniteInput, Plan, flat_rows, incoming, initial_reset, numel_steps
 from .codegen import drivers, scratch_rows
 
 
@@ -63,7 +63,7 @@ class NumbaDriver:
         T, fshape, m = numel_steps(x)
         F, dt = len(spec.fields), x.dtype
         xs = x.detach().reshape(T, m).contiguous()
-        st0 = state_rows(spec, fields, kp, fshape, m, dt)
+        st0 = flat_rows([*fields, initial_reset(spec, cfg, fields, kp)], fshape, m, dt)
         prm = flat_rows(kp, fshape, m, dt)
         s = big_buffer((T, m), dt)
         trc = torch.empty((F, T, m) if cfg.record else (F, 1, 1), dtype=dt)

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..fused import Plan, flat_rows, incoming, numel_steps, state_rows
+from ..fused import Plan, flat_rows, incoming, initial_reset, numel_steps
 from .codegen import drivers
 
 GPU_BLOCK, GPU_WARPS = 128, 4  # neurons per program on the GPU: many programs, one neuron per thread
@@ -39,7 +39,7 @@ class TritonDriver:
         T, fshape, m = numel_steps(x)
         F, dt, dev = len(spec.fields), x.dtype, x.device
         xs = x.detach().reshape(T, m).contiguous()
-        st0 = state_rows(spec, fields, kp, fshape, m, dt, device=dev)
+        st0 = flat_rows([*fields, initial_reset(spec, cfg, fields, kp)], fshape, m, dt, device=dev)
         prm = flat_rows(kp, fshape, m, dt, device=dev)
         L = min(STEPS, max(1, T))
         s = torch.empty((T, m), dtype=dt, device=dev)
