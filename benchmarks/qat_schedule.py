@@ -98,9 +98,9 @@ def run(schedule: Schedule, seed: int, epochs: int, weight_bits: int | None, sta
     trainer = Trainer(model, opt, losses.CECountLoss(), lambda out, y: metrics.accuracy_rate(out, y),
                       scheduler=scheduler, scheduler_interval=interval, encode=encode, seed=seed, progress=False,
                       on_epoch_end=on_epoch_end)
-    val_acc = trainer.fit(loader, DataLoader(val, batch_size=256), epochs=epochs)["test_accuracy"]
+    trainer.fit(loader, DataLoader(val, batch_size=256), epochs=epochs)
     best = max(range(len(per_epoch)), key=lambda i: (per_epoch[i][0], i))
-    return val_acc, test_accuracy(), per_epoch[best][1]
+    return (*per_epoch[-1], per_epoch[best][1])
 
 
 def main() -> None:
@@ -119,7 +119,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     logging.disable(logging.INFO)
     wb, sb = args.weight_bits or None, args.state_bits or None
-    rows: dict[tuple[str, float], tuple[list[float], list[float], float]] = {}
+    rows: dict[tuple[str, float], tuple[list[float], list[float], list[float], float]] = {}
     for name in args.schedules:
         for lr in args.lrs:
             t0, vals, tests, picked = time.perf_counter(), [], [], []
