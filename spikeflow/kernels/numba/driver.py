@@ -28,9 +28,8 @@ def _formula(sur: Any) -> tuple[Any, tuple[float, ...]] | None:
 
 # A block's backward working set (its scratch, the chunk of x it reads twice and of dx it writes)
 # has to stay in a core's L2 cache: blocks of at most SPAN_BYTES per row and a scratch of about
-# CHUNK_ELEMS elements. Measured (Leaky T=100 B=32 N=512, one thread, 2 MiB L2): one span of all
-# 16,384 neurons with 16 steps per chunk took 0.74 ms forward + 1.55 ms backward, blocks of 2,048
-# with 64 steps 0.59 + 1.21 ms (the hand-written kernels: 0.80 + 1.32 ms).
+# CHUNK_ELEMS elements (benchmarks/neuron_alone.py compares layouts: at T=100 B=32 N=512 on one
+# thread with a 2 MiB L2, one block of 16,384 neurons was ~10 % slower than blocks of 2,048).
 SPAN_BYTES = 8192
 CHUNK_ELEMS = 1 << 17
 
